@@ -1,0 +1,118 @@
+/**
+ * The only place that reads configuration. Every setting is an environment variable described once
+ * in CONFIG_SCHEMA (type, bounds, default, meaning); `loadConfig` validates the environment against
+ * it at start-up and returns a frozen, typed Config with units in its names.
+ */
+import { Ajv } from 'ajv';
+
+const MiB = 1024 * 1024;
+
+export const ENGINE_CHOICES = ['auto', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu'] as const;
+export type EngineChoice = (typeof ENGINE_CHOICES)[number];
+
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+interface Setting {
+  type: 'integer' | 'string' | 'boolean';
+  default: number | string | boolean;
+  description: string;
+  minimum?: number;
+  maximum?: number;
+  enum?: readonly string[];
+  minLength?: number;
+}
+
+/** Every environment variable the service reads. README's configuration table is checked against it. */
+export const CONFIG_SCHEMA = {
+  PORT: { type: 'integer', default: 8080, minimum: 0, maximum: 65535, description: 'TCP port of the HTTP server (0 picks a free port).' },
+  HOST: { type: 'string', default: '0.0.0.0', minLength: 1, description: 'Address the HTTP server binds to.' },
+  MODEL_DIR: { type: 'string', default: 'models/mobilenet_v2', minLength: 1, description: 'Model folder to serve; a relative path resolves against the working directory.' },
+  ENGINE: { type: 'string', default: 'auto', enum: ENGINE_CHOICES, description: 'Inference engine: `auto` picks tfjs-node when it loads, else tfjs-wasm. `tfjs-cpu` (pure JS, about 40x slower) only when named.' },
+  THREAD_COUNT: { type: 'integer', default: 5, minimum: 1, maximum: 64, description: 'Downloads at once, per request.' },
+  BATCH_SIZE: { type: 'integer', default: 4, minimum: 1, maximum: 256, description: 'Images per model call when a request is classified in-process (Lambda, CLI).' },
+  TIMEOUT: { type: 'integer', default: 30, minimum: 1, maximum: 900, description: 'Seconds allowed for one image download, redirects included.' },
+  MAX_IMAGE_BYTES: { type: 'integer', default: 10 * MiB, minimum: 1, description: 'Largest image accepted, downloaded or base64-decoded, in bytes (10 MiB).' },
+  MAX_IMAGE_PIXELS: { type: 'integer', default: 50_000_000, minimum: 1, description: 'Largest image accepted, in pixels (width x height), read from the header before decoding.' },
+  MAX_IMAGES_PER_REQUEST: { type: 'integer', default: 32, minimum: 1, maximum: 10_000, description: 'Most images in one request.' },
+  MAX_BODY_BYTES: { type: 'integer', default: 32 * MiB, minimum: 1, description: 'Largest request body, in bytes (32 MiB).' },
+  MAX_REDIRECTS: { type: 'integer', default: 3, minimum: 0, maximum: 20, description: 'Most redirects followed per download; one more is refused.' },
+  ALLOW_PRIVATE_URLS: { type: 'boolean', default: false, description: 'Turn the SSRF guard off and allow URLs on loopback, private and link-local addresses. For local testing only.' },
+  DRAIN_TIMEOUT_MS: { type: 'integer', default: 10_000, minimum: 0, description: 'On SIGTERM/SIGINT, how long requests in flight may take to finish before the process exits anyway, in ms.' },
+  LOG_LEVEL: { type: 'string', default: 'INFO', enum: LOG_LEVELS, description: 'Log level of the JSON logs.' },
+  SERVICE_NAME: { type: 'string', default: 'image-classifier', minLength: 1, description: 'Service name in logs and metrics.' },
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof CONFIG_SCHEMA;
+type SettingValue<S> = S extends { type: 'integer' } ? number : S extends { type: 'boolean' } ? boolean : string;
+type RawConfig = { [K in SettingName]: SettingValue<(typeof CONFIG_SCHEMA)[K]> };
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly modelDir: string;
+  readonly engine: EngineChoice;
+  readonly downloadConcurrency: number;
+  readonly batchSize: number;
+  readonly downloadTimeoutMs: number;
+  readonly maxImageBytes: number;
+  readonly maxImagePixels: number;
+  readonly maxImagesPerRequest: number;
+  readonly maxBodyBytes: number;
+  readonly maxRedirects: number;
+  readonly allowPrivateUrls: boolean;
+  readonly drainTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  readonly serviceName: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const validate = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true }).compile({
+  type: 'object',
+  properties: CONFIG_SCHEMA,
+});
+
+/**
+ * Reads the settings from `env` (process.env in production, a plain object in tests).
+ * Empty values count as unset, so `FOO=` in a Dockerfile or serverless.yml falls back to the default.
+ * Throws ConfigError naming every bad variable, its rule and the value received.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const raw: Record<string, unknown> = {};
+  for (const name of Object.keys(CONFIG_SCHEMA) as SettingName[]) {
+    const value = env[name]?.trim();
+    if (!value) continue;
+    // LOG_LEVEL is conventionally upper case and ENGINE lower case; accept either spelling.
+    raw[name] = name === 'LOG_LEVEL' ? value.toUpperCase() : name === 'ENGINE' ? value.toLowerCase() : value;
+  }
+  if (!validate(raw)) {
+    const problems = (validate.errors ?? []).map((error) => {
+      const name = error.instancePath.slice(1);
+      const allowed = error.params && 'allowedValues' in error.params ? `: ${(error.params.allowedValues as string[]).join(', ')}` : '';
+      return `${name} ${error.message}${allowed} (received ${JSON.stringify(env[name])})`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const v = raw as RawConfig;
+  return Object.freeze({
+    port: v.PORT,
+    host: v.HOST,
+    modelDir: v.MODEL_DIR,
+    engine: v.ENGINE as EngineChoice,
+    downloadConcurrency: v.THREAD_COUNT,
+    batchSize: v.BATCH_SIZE,
+    downloadTimeoutMs: v.TIMEOUT * 1000,
+    maxImageBytes: v.MAX_IMAGE_BYTES,
+    maxImagePixels: v.MAX_IMAGE_PIXELS,
+    maxImagesPerRequest: v.MAX_IMAGES_PER_REQUEST,
+    maxBodyBytes: v.MAX_BODY_BYTES,
+    maxRedirects: v.MAX_REDIRECTS,
+    allowPrivateUrls: v.ALLOW_PRIVATE_URLS,
+    drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
+    logLevel: v.LOG_LEVEL as LogLevel,
+    serviceName: v.SERVICE_NAME,
+  });
+}
