@@ -1,0 +1,28 @@
+/**
+ * Strict base64 for the `data` field. Node's decoder silently skips characters it does not know,
+ * which would turn a typo into a confusing "not an image"; here the text must be base64 (standard or
+ * URL-safe alphabet, padding optional but correct if present), with whitespace such as line breaks
+ * ignored. The size is checked from the length, before anything is allocated.
+ */
+import { ImageError } from '../errors.ts';
+
+const BASE64 = /^[A-Za-z0-9+/\-_]*$/;
+const WHITESPACE = /[\t\n\r ]/;
+
+export function decodeBase64Image(text: string, maxBytes: number): Buffer {
+  const compact = WHITESPACE.test(text) ? text.replace(/[\t\n\r ]+/g, '') : text;
+  const unpadded = compact.replace(/={1,2}$/, '');
+  const padding = compact.length - unpadded.length;
+  if (!BASE64.test(unpadded)) {
+    throw new ImageError('IMAGE_DATA_INVALID', 'The data is not valid base64: it has characters outside the base64 alphabet.');
+  }
+  if (unpadded.length % 4 === 1 || (padding > 0 && compact.length % 4 !== 0)) {
+    throw new ImageError('IMAGE_DATA_INVALID', 'The data is not valid base64: its length or padding is wrong.');
+  }
+  if (unpadded.length === 0) throw new ImageError('IMAGE_DATA_INVALID', 'The data is empty.');
+  const decodedBytes = Math.floor((unpadded.length * 3) / 4);
+  if (decodedBytes > maxBytes) {
+    throw new ImageError('IMAGE_TOO_LARGE', `The image is larger than ${maxBytes} bytes.`);
+  }
+  return Buffer.from(unpadded, 'base64');
+}

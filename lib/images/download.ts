@@ -1,0 +1,180 @@
+/**
+ * Downloads one image over http(s) with undici, within limits: a deadline for the whole download
+ * (redirects included), a byte cap checked against Content-Length and while streaming, and a
+ * redirect cap with every hop re-checked. The SSRF guard sits in the connector, so the address
+ * judged is the address actually connected to (no DNS-rebinding gap), on every hop. Failures become
+ * ImageErrors here; undici's own errors stay in `cause`.
+ */
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
+import { isIP } from 'node:net';
+import { Agent, buildConnector, type Dispatcher, errors as undiciErrors, request } from 'undici';
+import { ImageError } from '../errors.ts';
+import { isPublicAddress } from './address-policy.ts';
+
+export interface DownloadLimits {
+  timeoutMs: number;
+  maxBytes: number;
+  maxRedirects: number;
+  allowPrivateUrls: boolean;
+}
+
+/** dns.lookup's signature; injectable so tests can make a name resolve where they need it. */
+export type LookupFunction = typeof dnsLookup;
+
+export interface DownloaderDeps {
+  lookup?: LookupFunction;
+  /** Which addresses the guard lets through; tests narrow it, production uses isPublicAddress. */
+  isAddressAllowed?: (address: string) => boolean;
+}
+
+export interface Downloader {
+  download(url: string, signal?: AbortSignal): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const USER_AGENT = 'image-classifier-api';
+
+/** Thrown inside the connector; recognised after undici hands it back, possibly wrapped. */
+class AddressRefusedError extends Error {
+  readonly code = 'ERR_ADDRESS_REFUSED';
+  constructor(readonly address: string) {
+    super('address refused by the SSRF guard');
+  }
+}
+
+export function createDownloader(limits: DownloadLimits, deps: DownloaderDeps = {}): Downloader {
+  const lookup = deps.lookup ?? dnsLookup;
+  const isAllowed = limits.allowPrivateUrls ? () => true : (deps.isAddressAllowed ?? isPublicAddress);
+  const agent = new Agent({
+    connect: guardedConnector(lookup, isAllowed, Math.min(limits.timeoutMs, 10_000)),
+    headersTimeout: limits.timeoutMs,
+    bodyTimeout: limits.timeoutMs,
+    keepAliveTimeout: 4_000,
+  });
+
+  return {
+    async download(url, signal) {
+      const deadline = AbortSignal.timeout(limits.timeoutMs);
+      const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+      try {
+        return await follow(agent, url, limits, combined);
+      } catch (error) {
+        throw toImageError(error, deadline.aborted, limits);
+      }
+    },
+    close: () => agent.close(),
+  };
+}
+
+async function follow(agent: Agent, firstUrl: string, limits: DownloadLimits, signal: AbortSignal): Promise<Buffer> {
+  let url = parseHttpUrl(firstUrl);
+  for (let redirects = 0; ; redirects++) {
+    const response = await request(url, {
+      dispatcher: agent,
+      method: 'GET',
+      signal,
+      headers: { 'user-agent': USER_AGENT, accept: 'image/*,*/*;q=0.8' },
+    });
+    const location = response.headers.location;
+    if (REDIRECT_STATUSES.has(response.statusCode) && typeof location === 'string') {
+      discard(response.body);
+      if (redirects >= limits.maxRedirects) {
+        throw new ImageError('DOWNLOAD_TOO_MANY_REDIRECTS', `The URL redirected more than ${limits.maxRedirects} times.`);
+      }
+      url = parseHttpUrl(location, url);
+      continue;
+    }
+    if (response.statusCode !== 200) {
+      discard(response.body);
+      throw new ImageError('DOWNLOAD_FAILED', `The image server answered with status ${response.statusCode}.`);
+    }
+    return readCapped(response.body, response.headers['content-length'], limits.maxBytes);
+  }
+}
+
+/** An absolute http(s) URL without credentials; relative redirect targets resolve against `base`. */
+function parseHttpUrl(text: string, base?: URL): URL {
+  let url: URL;
+  try {
+    url = new URL(text, base);
+  } catch {
+    throw new ImageError('URL_INVALID');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ImageError('URL_SCHEME_UNSUPPORTED', `Only http and https URLs are supported, not ${url.protocol.slice(0, -1)}.`);
+  }
+  if (url.username || url.password) throw new ImageError('URL_INVALID', 'URLs with credentials are not supported.');
+  return url;
+}
+
+type Body = Dispatcher.ResponseData['body'];
+
+async function readCapped(body: Body, contentLength: string | string[] | undefined, maxBytes: number): Promise<Buffer> {
+  const tooLarge = () => new ImageError('IMAGE_TOO_LARGE', `The image is larger than ${maxBytes} bytes.`);
+  if (typeof contentLength === 'string' && Number(contentLength) > maxBytes) {
+    discard(body);
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  // Leaving the loop early (throw) destroys the stream, closing the connection.
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Drops a body we will not read; the connection closes instead of draining an unknown amount. */
+function discard(body: Body): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+/**
+ * undici's connector with the guard in front: an IP literal is judged before connecting, and a host
+ * name through a lookup that refuses the connection when any address it resolves to is not allowed.
+ */
+function guardedConnector(lookup: LookupFunction, isAllowed: (address: string) => boolean, connectTimeoutMs: number): buildConnector.connector {
+  const guardedLookup = (hostname: string, options: LookupOptions, callback: (...args: unknown[]) => void) => {
+    lookup(hostname, { ...options, all: true } as LookupAllOptions, (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
+      if (error) return callback(error);
+      const refused = addresses.find(({ address }) => !isAllowed(address));
+      if (refused) return callback(new AddressRefusedError(refused.address));
+      if (options.all) return callback(null, addresses);
+      const [first] = addresses;
+      return callback(null, first?.address, first?.family);
+    });
+  };
+  const connect = buildConnector({ lookup: guardedLookup, timeout: connectTimeoutMs } as buildConnector.BuildOptions);
+  return (options, callback) => {
+    const host = options.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host) && !isAllowed(host)) return callback(new AddressRefusedError(host), null);
+    return connect(options, callback);
+  };
+}
+
+function toImageError(error: unknown, timedOut: boolean, limits: DownloadLimits): ImageError {
+  if (error instanceof ImageError) return error;
+  if (findInChain(error, (e) => e instanceof AddressRefusedError)) return new ImageError('URL_FORBIDDEN', undefined, { cause: error });
+  const timeoutCodes = ['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'];
+  if (timedOut || findInChain(error, (e) => timeoutCodes.includes((e as { code?: string }).code ?? ''))) {
+    return new ImageError('DOWNLOAD_TIMEOUT', `The download did not finish within ${limits.timeoutMs / 1000} s.`, { cause: error });
+  }
+  if (findInChain(error, (e) => (e as { code?: string }).code === 'ENOTFOUND')) {
+    return new ImageError('DOWNLOAD_FAILED', 'The host name could not be resolved.', { cause: error });
+  }
+  if (error instanceof undiciErrors.ResponseContentLengthMismatchError) {
+    return new ImageError('DOWNLOAD_FAILED', 'The image server sent a body that does not match its Content-Length.', { cause: error });
+  }
+  return new ImageError('DOWNLOAD_FAILED', undefined, { cause: error });
+}
+
+function findInChain(error: unknown, test: (e: object) => boolean): boolean {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (test(e)) return true;
+  }
+  return false;
+}
