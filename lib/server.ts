@@ -1,0 +1,204 @@
+/**
+ * The HTTP adapter (Fastify): routes, OpenAPI and Swagger UI from the shared schemas, the shared
+ * body parser and validator, one error handler that speaks the API's error shape, JSON request logs
+ * with a request id. No business logic lives here: predictions come from service.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Config } from './config.ts';
+import { type ErrorBody, type RequestErrorCode, ServiceError, toErrorResponse } from './errors.ts';
+import type { ImageRetriever } from './images/retrieve.ts';
+import type { Logger } from './logger.ts';
+import type { Classifier } from './model/classifier.ts';
+import { parseJsonBody } from './request-body.ts';
+import { errorBodySchema, healthSchema, modelInfoSchema, predictResponseSchema, readinessSchema } from './schemas.ts';
+import { type StageTimings, predict } from './service.ts';
+import { type PredictRequest, createRequestParser, requestInvalid, validatorFor } from './validation.ts';
+
+export interface ServerDeps {
+  config: Config;
+  logger: Logger;
+  retrieve: ImageRetriever;
+  /** The classifier once it is loaded and warmed up; until then the service is alive but not ready. */
+  classifier: () => Classifier | undefined;
+}
+
+export interface Server {
+  app: FastifyInstance;
+  /** Stop taking requests (new ones get 503), finish those in flight, close the listener. */
+  close(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    logger: Logger;
+    timings?: StageTimings;
+    /** The error answered, for the request's log line. */
+    errorBody?: ErrorBody;
+  }
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const RETRY_AFTER_NOT_READY_SECONDS = 1;
+
+// Fastify's own client errors, translated into the API's codes.
+const FASTIFY_ERRORS: Record<string, RequestErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'REQUEST_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'REQUEST_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'REQUEST_MALFORMED',
+  FST_ERR_BAD_URL: 'REQUEST_MALFORMED',
+};
+
+export async function createServer(deps: ServerDeps): Promise<Server> {
+  const { config, logger } = deps;
+  let closing = false;
+
+  const sendError = (request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply => {
+    const translated = translate(error);
+    const { statusCode, body, headers } = toErrorResponse(translated);
+    // Errors raised before onRequest (a malformed URL) have no request logger yet.
+    const log = (request.logger as Logger | null) ?? logger;
+    if (!(translated instanceof ServiceError)) log.error('Unexpected error', error as Error);
+    request.errorBody = body;
+    return reply.code(statusCode).headers(headers).send(body);
+  };
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.maxBodyBytes,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Longer than the idle timeout of AWS load balancers (60 s), so they never reuse a socket we closed.
+    keepAliveTimeout: 65_000,
+    return503OnClosing: false,
+    frameworkErrors: (error, request, reply) => sendError(request, reply, error),
+  });
+
+  app.decorateRequest('logger', null as unknown as Logger);
+  app.addHook('onRequest', async (request, reply) => {
+    request.logger = logger.createChild({ persistentKeys: { request_id: request.id } });
+    reply.header('x-request-id', request.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new ServiceError('SERVICE_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.logger.info('Request completed', {
+      method: request.method,
+      path: request.routeOptions.url ?? request.url.split('?')[0],
+      status: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 10) / 10,
+      ...(request.timings && roundTimings(request.timings)),
+      ...(request.errorBody && { code: request.errorBody.code, errors: request.errorBody.errors }),
+    });
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as Buffer, request.headers['content-type'], config.maxBodyBytes));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  app.setValidatorCompiler(({ schema }) => validatorFor(schema));
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error));
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new ServiceError('ROUTE_NOT_FOUND')));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Image classification API',
+        version: '1.0.0',
+        description: 'Classifies images (by URL or base64 data) with an ImageNet model. Errors share one shape: `{message, code, errors?}`.',
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const errorResponses = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
+  const requireClassifier = (): Classifier => {
+    const classifier = deps.classifier();
+    if (!classifier) throw new ServiceError('SERVICE_NOT_READY', undefined, { retryAfterSeconds: RETRY_AFTER_NOT_READY_SECONDS });
+    return classifier;
+  };
+  const requestParser = createRequestParser(config);
+
+  app.get('/health', {
+    schema: { summary: 'Liveness: the process is up.', tags: ['health'], response: { 200: healthSchema } },
+    handler: async () => ({ message: 'OK' }),
+  });
+
+  app.get('/health/ready', {
+    schema: { summary: 'Readiness: the model is loaded and warmed up (probe this from load balancers).', tags: ['health'], response: { 200: readinessSchema, ...errorResponses(503) } },
+    handler: async () => {
+      requireClassifier();
+      return { status: 'ready' };
+    },
+  });
+
+  app.get('/v1/models', {
+    schema: { summary: 'The model being served.', tags: ['model'], response: { 200: modelInfoSchema, ...errorResponses(503) } },
+    handler: async () => requireClassifier().info,
+  });
+
+  app.post('/v1/predict', {
+    schema: {
+      summary: 'Classify images given by URL or as base64 data.',
+      tags: ['model'],
+      body: requestParser.schema,
+      response: { 200: predictResponseSchema, ...errorResponses(400, 413, 415, 422, 500, 503) },
+    },
+    handler: async (request, reply) => {
+      const classifier = requireClassifier();
+      // Stop downloading for a client that has gone away. (The request's own 'close' fires as soon as
+      // its body is read, so the response's is the one that tells.)
+      const aborted = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) aborted.abort();
+      });
+      // Fastify has validated the body with the request parser's own compiled schema.
+      const { body, timings } = await predict(request.body as PredictRequest, { classifier, retrieve: deps.retrieve }, aborted.signal);
+      request.timings = timings;
+      reply.header('server-timing', serverTiming(timings));
+      return body;
+    },
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.ready();
+  return {
+    app,
+    async close() {
+      closing = true;
+      await app.close();
+    },
+  };
+}
+
+/** Fastify's errors in the API's terms; anything unknown stays as is and becomes a 500. */
+function translate(error: unknown): unknown {
+  if (error instanceof ServiceError) return error;
+  const fastifyError = error as Partial<FastifyError>;
+  if (fastifyError.validation) return requestInvalid(fastifyError.validation as Parameters<typeof requestInvalid>[0]);
+  const code = fastifyError.code && FASTIFY_ERRORS[fastifyError.code];
+  if (code) return new ServiceError(code, undefined, { cause: error });
+  return error;
+}
+
+function roundTimings(timings: StageTimings): StageTimings {
+  const round = (ms: number) => Math.round(ms * 10) / 10;
+  return { images: timings.images, downloadMs: round(timings.downloadMs), decodeMs: round(timings.decodeMs), inferenceMs: round(timings.inferenceMs) };
+}
+
+function serverTiming(timings: StageTimings): string {
+  const { downloadMs, decodeMs, inferenceMs } = roundTimings(timings);
+  return `download;dur=${downloadMs}, decode;dur=${decodeMs}, inference;dur=${inferenceMs}`;
+}
