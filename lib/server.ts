@@ -82,10 +82,12 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   app.addHook('onRequest', async (request, reply) => {
     request.logger = logger.createChild({ persistentKeys: { request_id: request.id } });
     reply.header('x-request-id', request.id);
-    if (closing) {
-      reply.header('connection', 'close');
-      throw new ServiceError('SERVICE_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
-    }
+    if (closing) throw new ServiceError('SERVICE_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
+  });
+  // While draining, close each keep-alive connection after its response, or idle sockets would keep
+  // the server open until their timeout.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     request.logger.info('Request completed', {

@@ -40,7 +40,7 @@ export async function loadClassifier(options: ClassifierOptions, logger: Logger)
     throw new ModelFolderError(`The model in ${folder.dir} has ${engine.classes} outputs but its class index has ${folder.labels.length} classes.`);
   }
   const info: ModelInfo = { name: folder.name, engine: engine.name, input: engine.input, classes: engine.classes };
-  logger.info('Model loaded', { model: info, loadMs: Math.round(performance.now() - started) });
+  logger.info('Model loaded', { model: info, engine: engine.details, loadMs: Math.round(performance.now() - started) });
   return createClassifier(engine, folder.labels, info, options.batchSize);
 }
 

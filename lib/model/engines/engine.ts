@@ -19,6 +19,8 @@ export interface Engine {
   readonly input: InputShape;
   /** Number of outputs per image. */
   readonly classes: number;
+  /** How the engine runs (SIMD, threads, ...), for the start-up log. */
+  readonly details: Record<string, string | number | boolean>;
   /** Class probabilities, `count * classes` values, for `count` images packed NHWC in `batch`. */
   run(batch: Float32Array, count: number): Promise<Float32Array>;
   dispose(): Promise<void>;

@@ -39,6 +39,7 @@ export async function loadTfjsEngine(name: TfjsEngineName, modelJsonPath: string
     name,
     input,
     classes,
+    details: { backend: tf.getBackend(), ...(name === 'tfjs-wasm' && { simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') }) },
     run,
     async dispose() {
       model.dispose();
