@@ -41,6 +41,7 @@ export const CONFIG_SCHEMA = {
   DRAIN_TIMEOUT_MS: { type: 'integer', default: 10_000, minimum: 0, description: 'On SIGTERM/SIGINT, how long requests in flight may take to finish before the process exits anyway, in ms.' },
   LOG_LEVEL: { type: 'string', default: 'INFO', enum: LOG_LEVELS, description: 'Log level of the JSON logs.' },
   SERVICE_NAME: { type: 'string', default: 'image-classifier', minLength: 1, description: 'Service name in logs and metrics.' },
+  METRICS_NAMESPACE: { type: 'string', default: 'ImageClassifier', minLength: 1, description: 'CloudWatch namespace of the Lambda functions\' metrics (EMF).' },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof CONFIG_SCHEMA;
@@ -64,6 +65,7 @@ export interface Config {
   readonly drainTimeoutMs: number;
   readonly logLevel: LogLevel;
   readonly serviceName: string;
+  readonly metricsNamespace: string;
 }
 
 export class ConfigError extends Error {
@@ -114,5 +116,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     drainTimeoutMs: v.DRAIN_TIMEOUT_MS,
     logLevel: v.LOG_LEVEL as LogLevel,
     serviceName: v.SERVICE_NAME,
+    metricsNamespace: v.METRICS_NAMESPACE,
   });
 }

@@ -3,7 +3,7 @@
  * (liveness), loads and warms the model (readiness), and drains on SIGTERM/SIGINT.
  */
 import { ConfigError, loadConfig } from './config.ts';
-import { createDownloader } from './images/download.ts';
+import { createDownloader, downloadLimits } from './images/download.ts';
 import { createImageRetriever } from './images/retrieve.ts';
 import { createLogger } from './logger.ts';
 import { type Classifier, loadClassifier } from './model/classifier.ts';
@@ -19,12 +19,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config);
-  const downloader = createDownloader({
-    timeoutMs: config.downloadTimeoutMs,
-    maxBytes: config.maxImageBytes,
-    maxRedirects: config.maxRedirects,
-    allowPrivateUrls: config.allowPrivateUrls,
-  });
+  const downloader = createDownloader(downloadLimits(config));
   if (config.allowPrivateUrls) logger.warn('ALLOW_PRIVATE_URLS is on: URLs may reach loopback, private and link-local addresses');
 
   let classifier: Classifier | undefined;

@@ -10,10 +10,14 @@ export function isJsonContentType(contentType: string | undefined): boolean {
   return mediaType === 'application/json' || (mediaType?.startsWith('application/') === true && mediaType.endsWith('+json'));
 }
 
+export function bodyTooLarge(maxBytes: number): ServiceError {
+  return new ServiceError('REQUEST_BODY_TOO_LARGE', `The request body is larger than ${maxBytes} bytes.`);
+}
+
 export function parseJsonBody(body: Buffer | string, contentType: string | undefined, maxBytes: number): unknown {
   if (!isJsonContentType(contentType)) throw new ServiceError('REQUEST_UNSUPPORTED_MEDIA_TYPE');
   const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  if (size > maxBytes) throw new ServiceError('REQUEST_BODY_TOO_LARGE', `The request body is larger than ${maxBytes} bytes.`);
+  if (size > maxBytes) throw bodyTooLarge(maxBytes);
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.trim() === '') throw new ServiceError('REQUEST_INVALID_JSON', 'The request body is empty.');
   try {

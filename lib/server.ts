@@ -12,9 +12,10 @@ import { type ErrorBody, type RequestErrorCode, ServiceError, toErrorResponse } 
 import type { ImageRetriever } from './images/retrieve.ts';
 import type { Logger } from './logger.ts';
 import type { Classifier } from './model/classifier.ts';
-import { parseJsonBody } from './request-body.ts';
+import { bodyTooLarge, parseJsonBody } from './request-body.ts';
 import { errorBodySchema, healthSchema, modelInfoSchema, predictResponseSchema, readinessSchema } from './schemas.ts';
-import { type StageTimings, predict } from './service.ts';
+import { predict } from './service.ts';
+import { type StageTimings, roundTimings, serverTimingHeader } from './timings.ts';
 import { type PredictRequest, createRequestParser, requestInvalid, validatorFor } from './validation.ts';
 
 export interface ServerDeps {
@@ -43,9 +44,9 @@ declare module 'fastify' {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const RETRY_AFTER_NOT_READY_SECONDS = 1;
 
-// Fastify's own client errors, translated into the API's codes.
+// Fastify's own client errors, translated into the API's codes (a body over the limit, refused by
+// Fastify before our parser sees it, is translated where the limit is known).
 const FASTIFY_ERRORS: Record<string, RequestErrorCode> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'REQUEST_BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'REQUEST_UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'REQUEST_MALFORMED',
   FST_ERR_BAD_URL: 'REQUEST_MALFORMED',
@@ -56,7 +57,7 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   let closing = false;
 
   const sendError = (request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply => {
-    const translated = translate(error);
+    const translated = (error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? bodyTooLarge(config.maxBodyBytes) : translate(error);
     const { statusCode, body, headers } = toErrorResponse(translated);
     // Errors raised before onRequest (a malformed URL) have no request logger yet.
     const log = (request.logger as Logger | null) ?? logger;
@@ -168,7 +169,7 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
       // Fastify has validated the body with the request parser's own compiled schema.
       const { body, timings } = await predict(request.body as PredictRequest, { classifier, retrieve: deps.retrieve }, aborted.signal);
       request.timings = timings;
-      reply.header('server-timing', serverTiming(timings));
+      reply.header('server-timing', serverTimingHeader(timings));
       return body;
     },
   });
@@ -193,14 +194,4 @@ function translate(error: unknown): unknown {
   const code = fastifyError.code && FASTIFY_ERRORS[fastifyError.code];
   if (code) return new ServiceError(code, undefined, { cause: error });
   return error;
-}
-
-function roundTimings(timings: StageTimings): StageTimings {
-  const round = (ms: number) => Math.round(ms * 10) / 10;
-  return { images: timings.images, downloadMs: round(timings.downloadMs), decodeMs: round(timings.decodeMs), inferenceMs: round(timings.inferenceMs) };
-}
-
-function serverTiming(timings: StageTimings): string {
-  const { downloadMs, decodeMs, inferenceMs } = roundTimings(timings);
-  return `download;dur=${downloadMs}, decode;dur=${decodeMs}, inference;dur=${inferenceMs}`;
 }

@@ -6,6 +6,7 @@ import { imagesRejected } from './errors.ts';
 import type { ImageRetriever } from './images/retrieve.ts';
 import type { Classifier } from './model/classifier.ts';
 import { type Prediction, topPredictions } from './model/predictions.ts';
+import type { StageTimings } from './timings.ts';
 import type { PredictRequest } from './validation.ts';
 
 export interface ImageResult extends Prediction {
@@ -14,14 +15,6 @@ export interface ImageResult extends Prediction {
 
 export interface PredictResponse {
   images: ImageResult[];
-}
-
-/** Where the time went, summed over the request's images (downloads and decodes overlap). */
-export interface StageTimings {
-  images: number;
-  downloadMs: number;
-  decodeMs: number;
-  inferenceMs: number;
 }
 
 export interface PredictResult {
@@ -35,7 +28,7 @@ export interface PredictDeps {
 }
 
 export async function predict(request: PredictRequest, deps: PredictDeps, signal?: AbortSignal): Promise<PredictResult> {
-  const timings: StageTimings = { images: request.images.length, downloadMs: 0, decodeMs: 0, inferenceMs: 0 };
+  const timings: StageTimings = { images: request.images.length, downloadMs: 0, decodeMs: 0, inferenceMs: 0, batchSizes: [] };
   if (request.images.length === 0) return { body: { images: [] }, timings };
 
   const retrieved = await deps.retrieve(request.images, deps.classifier.info.input, signal);
@@ -47,8 +40,9 @@ export async function predict(request: PredictRequest, deps: PredictDeps, signal
   if (failures.length > 0) throw imagesRejected(failures);
 
   const started = performance.now();
-  const probabilities = await deps.classifier.classify(retrieved.flatMap((image) => (image.ok ? [image.pixels] : [])));
+  const { probabilities, batchSizes } = await deps.classifier.classify(retrieved.flatMap((image) => (image.ok ? [image.pixels] : [])));
   timings.inferenceMs = performance.now() - started;
+  timings.batchSizes = batchSizes;
 
   const images = probabilities.map((p): ImageResult => {
     const predictions = topPredictions(p, deps.classifier.labels, request.top_k);

@@ -8,6 +8,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, type Dispatcher, errors as undiciErrors, request } from 'undici';
+import type { Config } from '../config.ts';
 import { ImageError } from '../errors.ts';
 import { isPublicAddress } from './address-policy.ts';
 
@@ -16,6 +17,11 @@ export interface DownloadLimits {
   maxBytes: number;
   maxRedirects: number;
   allowPrivateUrls: boolean;
+}
+
+/** The download limits set by configuration. */
+export function downloadLimits(config: Pick<Config, 'downloadTimeoutMs' | 'maxImageBytes' | 'maxRedirects' | 'allowPrivateUrls'>): DownloadLimits {
+  return { timeoutMs: config.downloadTimeoutMs, maxBytes: config.maxImageBytes, maxRedirects: config.maxRedirects, allowPrivateUrls: config.allowPrivateUrls };
 }
 
 /** dns.lookup's signature; injectable so tests can make a name resolve where they need it. */

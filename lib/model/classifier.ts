@@ -21,8 +21,14 @@ export interface Classifier {
   readonly info: ModelInfo;
   readonly labels: ReadonlyArray<Label>;
   /** Class probabilities for each image, given as RGB pixels at the model's input size. */
-  classify(images: ReadonlyArray<Uint8Array>): Promise<Float32Array[]>;
+  classify(images: ReadonlyArray<Uint8Array>): Promise<ClassifyResult>;
   dispose(): Promise<void>;
+}
+
+export interface ClassifyResult {
+  probabilities: Float32Array[];
+  /** Size of each model call that ran these images. */
+  batchSizes: number[];
 }
 
 export interface ClassifierOptions {
@@ -49,13 +55,15 @@ function createClassifier(engine: Engine, labels: Label[], info: ModelInfo, batc
     info,
     labels,
     async classify(images) {
-      const results: Float32Array[] = [];
+      const probabilities: Float32Array[] = [];
+      const batchSizes: number[] = [];
       for (let start = 0; start < images.length; start += batchSize) {
         const chunk = images.slice(start, start + batchSize);
         const output = await engine.run(toInputBatch(chunk, engine.input), chunk.length);
-        for (let i = 0; i < chunk.length; i++) results.push(output.slice(i * info.classes, (i + 1) * info.classes));
+        for (let i = 0; i < chunk.length; i++) probabilities.push(output.slice(i * info.classes, (i + 1) * info.classes));
+        batchSizes.push(chunk.length);
       }
-      return results;
+      return { probabilities, batchSizes };
     },
     dispose: () => engine.dispose(),
   };

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { type Config, loadConfig } from '../../lib/config.ts';
-import { type DownloaderDeps, createDownloader } from '../../lib/images/download.ts';
+import { type DownloaderDeps, createDownloader, downloadLimits } from '../../lib/images/download.ts';
 import { createImageRetriever } from '../../lib/images/retrieve.ts';
 import { createLogger, type Logger } from '../../lib/logger.ts';
 import { type Classifier, loadClassifier } from '../../lib/model/classifier.ts';
@@ -42,10 +42,7 @@ export interface AppOptions {
 export async function startApp(options: AppOptions = {}): Promise<RunningApp> {
   const config = loadConfig({ MODEL_DIR, ...options.env });
   const classifier = options.classifier === null ? undefined : (options.classifier ?? (await sharedClassifier(config.engine)));
-  const downloader = createDownloader(
-    { timeoutMs: config.downloadTimeoutMs, maxBytes: config.maxImageBytes, maxRedirects: config.maxRedirects, allowPrivateUrls: config.allowPrivateUrls },
-    options.downloaderDeps,
-  );
+  const downloader = createDownloader(downloadLimits(config), options.downloaderDeps);
   const server = await createServer({ config, logger: silentLogger, retrieve: createImageRetriever(config, downloader), classifier: () => classifier });
   await server.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = server.app.server.address() as AddressInfo;

@@ -39,7 +39,7 @@ describe('classifier (TF.js engines)', () => {
   });
 
   test('predicts every fixture within 0.02 of the reference, with an acceptable top-1', async () => {
-    const results = await classifier.classify(fixtureNames.map((name) => pixels.get(name)!));
+    const { probabilities: results } = await classifier.classify(fixtureNames.map((name) => pixels.get(name)!));
     fixtureNames.forEach((name, i) => {
       const [top] = topPredictions(results[i]!, classifier.labels, 1);
       assert.ok(expected[name]!.acceptable_top1_wnids.includes(top!.category), `${name}: ${top!.category} ${top!.name}`);
@@ -48,9 +48,12 @@ describe('classifier (TF.js engines)', () => {
   });
 
   test('gives the same probabilities for an image alone and inside a batch larger than BATCH_SIZE', async () => {
-    const batch = await classifier.classify(fixtureNames.map((name) => pixels.get(name)!));
+    const { probabilities: batch, batchSizes } = await classifier.classify(fixtureNames.map((name) => pixels.get(name)!));
+    assert.deepEqual(batchSizes, [4, 4, 2]);
     for (const [i, name] of fixtureNames.entries()) {
-      const [alone] = await classifier.classify([pixels.get(name)!]);
+      const {
+        probabilities: [alone],
+      } = await classifier.classify([pixels.get(name)!]);
       const maxDifference = Math.max(...alone!.map((p, j) => Math.abs(p - batch[i]![j]!)));
       assert.ok(maxDifference < 1e-4, `${name}: ${maxDifference}`);
     }

@@ -1,0 +1,22 @@
+/** Where a request's time went, as logs, metrics and the Server-Timing header report it. */
+
+export interface StageTimings {
+  images: number;
+  /** Summed over the request's images (downloads and decodes run concurrently). */
+  downloadMs: number;
+  decodeMs: number;
+  /** Wall time of the model calls. */
+  inferenceMs: number;
+  /** Size of each model call that ran this request's images. */
+  batchSizes: number[];
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+export function roundTimings(timings: StageTimings): StageTimings {
+  return { ...timings, downloadMs: round(timings.downloadMs), decodeMs: round(timings.decodeMs), inferenceMs: round(timings.inferenceMs) };
+}
+
+export function serverTimingHeader(timings: StageTimings): string {
+  return `download;dur=${round(timings.downloadMs)}, decode;dur=${round(timings.decodeMs)}, inference;dur=${round(timings.inferenceMs)}`;
+}
