@@ -1,0 +1,22 @@
+/**
+ * The health Lambda function: GET /health, liveness as the seed defines it. It loads no model, so
+ * it answers in milliseconds with little memory. (Readiness, GET /health/ready, is answered by the
+ * predict function, which holds the model.)
+ */
+import type { Logger } from '../logger.ts';
+import { ServiceError } from '../errors.ts';
+import { type HttpResponse, errorResponse, jsonResponse, readHttpEvent } from './http-event.ts';
+import type { LambdaHandler } from './predict-function.ts';
+
+export function createHealthHandler(logger: Logger): LambdaHandler {
+  return async (event, context) => {
+    const request = readHttpEvent(event);
+    logger.addContext(context);
+    logger.setCorrelationId(request.requestId ?? context.awsRequestId);
+    let response: HttpResponse;
+    if (request.method === 'GET' && request.path === '/health') response = jsonResponse(200, { message: 'OK' });
+    else response = errorResponse(new ServiceError('ROUTE_NOT_FOUND')).response;
+    logger.info('Request completed', { method: request.method, path: request.path, status: response.statusCode });
+    return response;
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * API Gateway events in and out: HTTP API (payload 2.0) and REST API (payload 1.0) events become one
+ * request shape, base64-encoded bodies decoded; responses are plain JSON results both accept.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
+import { type ErrorBody, toErrorResponse } from '../errors.ts';
+
+export type HttpEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  /** Lower-case names. */
+  headers: Record<string, string>;
+  body: Buffer | undefined;
+  requestId: string | undefined;
+}
+
+export type HttpResponse = APIGatewayProxyResult & { headers: Record<string, string> };
+
+export function readHttpEvent(event: HttpEvent): HttpRequest {
+  const isV2 = 'version' in event && event.version === '2.0';
+  const v2 = event as APIGatewayProxyEventV2;
+  const v1 = event as APIGatewayProxyEvent;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers[name.toLowerCase()] = value;
+  return {
+    method: (isV2 ? v2.requestContext.http.method : v1.httpMethod).toUpperCase(),
+    path: isV2 ? v2.rawPath : v1.path,
+    headers,
+    body: event.body == null ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'),
+    requestId: event.requestContext?.requestId,
+  };
+}
+
+export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body), isBase64Encoded: false };
+}
+
+/** The response for any thrown value, as the HTTP server gives it; also returns the error body for logs and metrics. */
+export function errorResponse(error: unknown): { response: HttpResponse; body: ErrorBody } {
+  const { statusCode, body, headers } = toErrorResponse(error);
+  return { response: jsonResponse(statusCode, body, headers), body };
+}

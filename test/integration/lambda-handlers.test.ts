@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import sharp from 'sharp';
+import { loadConfig } from '../../lib/config.ts';
+import { createDownloader, downloadLimits } from '../../lib/images/download.ts';
+import { createImageRetriever } from '../../lib/images/retrieve.ts';
+import { createHealthHandler } from '../../lib/lambda/health-function.ts';
+import { type LambdaHandler, createPredictHandler } from '../../lib/lambda/predict-function.ts';
+import { createLogger } from '../../lib/logger.ts';
+import type { Classifier } from '../../lib/model/classifier.ts';
+import { type RunningApp, sharedClassifier, startApp } from '../helpers/app.ts';
+import { MODEL_DIR, expected, readFixture } from '../helpers/fixtures.ts';
+import { type TestServer, startHttpServer } from '../helpers/http-server.ts';
+import { captureOutput, httpApiEvent, lambdaContext, restApiEvent } from '../helpers/lambda.ts';
+
+// What the Lambda runtime sets for an on-demand container; Powertools reads it to report cold starts.
+process.env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
+
+const ENV = { MODEL_DIR, ALLOW_PRIVATE_URLS: 'true', TIMEOUT: '1', MAX_BODY_BYTES: '300000', MAX_IMAGES_PER_REQUEST: '3', LOG_LEVEL: 'INFO' };
+const json = { 'content-type': 'application/json' };
+
+describe('Lambda handlers (the AWS side is simulated: API Gateway events and context built by the test)', () => {
+  let classifier: Classifier;
+  let images: TestServer;
+  let server: RunningApp;
+  let owl: string;
+  let small: string;
+
+  const buildPredictHandler = (withClassifier: Classifier = classifier): LambdaHandler => {
+    const config = loadConfig(ENV);
+    return createPredictHandler({
+      config,
+      logger: createLogger(config),
+      metrics: new Metrics({ namespace: config.metricsNamespace, serviceName: config.serviceName }),
+      classifier: withClassifier,
+      retrieve: createImageRetriever(config, createDownloader(downloadLimits(config))),
+    });
+  };
+  let handler: LambdaHandler;
+
+  before(async () => {
+    classifier = await sharedClassifier();
+    owl = (await readFixture('owl.jpg')).toString('base64');
+    small = (await sharp(await readFixture('owl.jpg')).resize(224, 224).jpeg().toBuffer()).toString('base64');
+    images = await startHttpServer(async (req, res) => {
+      if (req.url === '/owl.jpg') res.end(await readFixture('owl.jpg'));
+      else if (req.url === '/never') return;
+      else res.writeHead(404).end();
+    });
+    server = await startApp({ env: ENV });
+    handler = buildPredictHandler();
+  });
+  after(async () => {
+    await server.close();
+    await images.close();
+  });
+
+  const invoke = async (event: Parameters<LambdaHandler>[0], withHandler = handler) => {
+    const { result, lines } = await captureOutput(() => withHandler(event, lambdaContext()));
+    return { status: result.statusCode, headers: result.headers, body: JSON.parse(result.body), lines };
+  };
+
+  describe('predictions', () => {
+    test('classifies an image from an HTTP API (v2) event', async () => {
+      const { status, body, headers } = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: owl }] }) }));
+      assert.equal(status, 200);
+      assert.equal(body.images[0].category, expected['owl.jpg']!.top1.wnid);
+      assert.match(headers['server-timing']!, /inference;dur=/);
+    });
+
+    test('decodes a base64-encoded body (isBase64Encoded)', async () => {
+      const { status, body } = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: owl }], top_k: 2 }), base64: true }));
+      assert.equal(status, 200);
+      assert.equal(body.images[0].predictions.length, 2);
+    });
+
+    test('classifies an image from a REST API (v1) event, headers in any case', async () => {
+      const { status, body } = await invoke(restApiEvent('POST', '/v1/predict', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ images: [{ url: images.url('/owl.jpg') }] }) }));
+      assert.equal(status, 200);
+      assert.equal(body.images[0].name, 'ruffed_grouse');
+    });
+
+    test('answers GET /health/ready and GET /v1/models in both event versions', async () => {
+      for (const event of [httpApiEvent('GET', '/health/ready'), restApiEvent('GET', '/health/ready')]) {
+        assert.deepEqual(await invoke(event).then((r) => [r.status, r.body]), [200, { status: 'ready' }]);
+      }
+      for (const event of [httpApiEvent('GET', '/v1/models'), restApiEvent('GET', '/v1/models')]) {
+        const { status, body } = await invoke(event);
+        assert.equal(status, 200);
+        assert.deepEqual(body, classifier.info);
+      }
+    });
+  });
+
+  describe('gives the same status and body as the HTTP server', () => {
+    const cases: Array<[string, string | undefined, string]> = [
+      ['malformed JSON', 'application/json', '{"images": ['],
+      ['an empty JSON body', 'application/json', ''],
+      ['no body and no content type', undefined, ''],
+      ['a body without content type', undefined, '{"images": []}'],
+      ['a text/plain body', 'text/plain', '{}'],
+      ['a form body', 'application/x-www-form-urlencoded', 'images=1'],
+      ['a body over MAX_BODY_BYTES', 'application/json', JSON.stringify({ images: [{ data: 'A'.repeat(400_000) }] })],
+      ['top_k out of range', 'application/json', '{"top_k": 0}'],
+      ['an unknown field', 'application/json', '{"images": [], "caption": "x"}'],
+      ['an image with neither url nor data', 'application/json', '{"images": [{}]}'],
+      ['too many images', 'application/json', JSON.stringify({ images: [1, 2, 3, 4].map(() => ({ url: 'https://example.com/a.jpg' })) })],
+      ['images that cannot be fetched or decoded', 'application/json', ''],
+      ['no images', 'application/json', '{}'],
+      ['a good image, with a charset in the content type', 'application/json; charset=utf-8', ''],
+    ];
+
+    for (const [name, contentType, fixedBody] of cases) {
+      test(name, async () => {
+        let body = fixedBody;
+        if (name.startsWith('images that cannot')) {
+          body = JSON.stringify({
+            images: [{ url: images.url('/missing.jpg') }, { url: images.url('/never') }, { data: 'not base64!' }, { data: Buffer.from('text').toString('base64') }, { url: 'ftp://example.com/a.jpg' }],
+          });
+        } else if (name.startsWith('a good image')) {
+          body = JSON.stringify({ images: [{ data: owl }] });
+        }
+        const headers: Record<string, string> = contentType ? { 'content-type': contentType } : {};
+        const response = await fetch(`${server.baseUrl}/v1/predict`, { method: 'POST', headers, body: Buffer.from(body) });
+        const fromServer = { status: response.status, body: (await response.json()) as { code: string }, retryAfter: response.headers.get('retry-after') ?? undefined };
+        const fromLambda = await invoke(httpApiEvent('POST', '/v1/predict', { headers, body }));
+        assert.deepEqual({ status: fromLambda.status, body: fromLambda.body, retryAfter: fromLambda.headers['retry-after'] }, fromServer);
+        assert.ok(fromServer.status < 500, `${fromServer.status} ${fromServer.body.code}`);
+      });
+    }
+
+    test('an unknown route', async () => {
+      const fromServer = await fetch(`${server.baseUrl}/v2/predict`).then(async (r) => ({ status: r.status, body: await r.json() }));
+      const fromLambda = await invoke(httpApiEvent('GET', '/v2/predict'));
+      assert.deepEqual({ status: fromLambda.status, body: fromLambda.body }, fromServer);
+    });
+
+    test('an unexpected fault (injected: a classifier that throws)', async () => {
+      const throwing: Classifier = { ...classifier, classify: () => Promise.reject(new Error('engine exploded at /var/task/x.js')) };
+      const faulty = await startApp({ env: ENV, classifier: throwing });
+      try {
+        const body = JSON.stringify({ images: [{ data: owl }] });
+        const fromServer = await fetch(`${faulty.baseUrl}/v1/predict`, { method: 'POST', headers: json, body }).then(async (r) => ({ status: r.status, body: await r.json() }));
+        const fromLambda = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body }), buildPredictHandler(throwing));
+        assert.deepEqual({ status: fromLambda.status, body: fromLambda.body }, fromServer);
+        assert.deepEqual(fromServer, { status: 500, body: { message: 'Internal error.', code: 'INTERNAL_ERROR' } });
+        const errorLog = fromLambda.lines.find((line) => (line as { level?: string }).level === 'ERROR') as { error: { message: string } };
+        assert.match(errorLog.error.message, /engine exploded/, 'the detail goes to the log');
+      } finally {
+        await faulty.close();
+      }
+    });
+  });
+
+  describe('observability', () => {
+    const emf = (lines: unknown[]) => lines.filter((line): line is Record<string, any> => typeof line === 'object' && line !== null && '_aws' in line);
+    const metricNames = (lines: unknown[]) => emf(lines).flatMap((blob) => blob._aws.CloudWatchMetrics.flatMap((m: { Metrics: Array<{ Name: string }> }) => m.Metrics.map((metric) => metric.Name)));
+
+    test('publishes a cold start once, then per-invocation metrics (EMF on stdout)', async () => {
+      const fresh = buildPredictHandler();
+      const first = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: small }, { data: small }] }) }), fresh);
+      const second = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: small }] }) }), fresh);
+      assert.deepEqual([first.status, second.status], [200, 200]);
+      assert.deepEqual(metricNames(first.lines).sort(), ['BatchSize', 'ColdStart', 'DecodeTime', 'DownloadTime', 'ImagesClassified', 'InferenceTime', 'Requests']);
+      assert.deepEqual(metricNames(second.lines).sort(), ['BatchSize', 'DecodeTime', 'DownloadTime', 'ImagesClassified', 'InferenceTime', 'Requests']);
+      const [blob] = emf(first.lines).filter((b) => 'ImagesClassified' in b);
+      assert.equal(blob!.ImagesClassified, 2);
+      assert.equal(blob!.BatchSize, 2);
+      assert.equal(blob!._aws.CloudWatchMetrics[0].Namespace, 'ImageClassifier');
+      assert.ok(blob!.InferenceTime > 0);
+    });
+
+    test('publishes errors by code, also when the request fails', async () => {
+      const { status, lines } = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: '{"top_k": 99}' }));
+      assert.equal(status, 422);
+      const errorBlob = emf(lines).find((blob) => 'Errors' in blob);
+      assert.deepEqual([errorBlob?.ErrorCode, errorBlob?.Errors], ['REQUEST_INVALID', 1]);
+      assert.deepEqual(errorBlob?._aws.CloudWatchMetrics[0].Dimensions, [['service', 'ErrorCode']]);
+      assert.ok(metricNames(lines).includes('Requests'));
+    });
+
+    test('logs each request with the Lambda context and the API Gateway request id as correlation id', async () => {
+      const event = httpApiEvent('GET', '/health/ready');
+      const { lines } = await invoke(event);
+      const line = lines.find((l) => (l as { message?: string }).message === 'Request completed') as Record<string, unknown>;
+      assert.equal(line.correlation_id, event.requestContext.requestId);
+      assert.equal(line.function_name, 'image-classifier-test-predict');
+      assert.equal(line.status, 200);
+    });
+  });
+
+  describe('health function', () => {
+    const health = createHealthHandler(createLogger({ serviceName: 'test', logLevel: 'SILENT' }));
+
+    test('answers GET /health with {"message":"OK"} in both event versions', async () => {
+      for (const event of [httpApiEvent('GET', '/health'), restApiEvent('GET', '/health')]) {
+        const result = await health(event, lambdaContext('health'));
+        assert.deepEqual([result.statusCode, JSON.parse(result.body)], [200, { message: 'OK' }]);
+      }
+    });
+
+    test('answers other routes with 404 ROUTE_NOT_FOUND', async () => {
+      const result = await health(httpApiEvent('POST', '/health'), lambdaContext('health'));
+      assert.deepEqual([result.statusCode, JSON.parse(result.body).code], [404, 'ROUTE_NOT_FOUND']);
+    });
+  });
+});
