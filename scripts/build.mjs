@@ -1,29 +1,21 @@
-// Bundles the entry points into dist/ with esbuild. Native and WebAssembly packages, and packages
-// that read their own files at run time, stay external: they load from node_modules as installed.
+// Bundles the entry points into dist/ with esbuild, as the Docker images run them.
+import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
-export const EXTERNAL = [
-  'sharp',
-  'onnxruntime-node',
-  '@tensorflow/*',
-  '@fastify/swagger-ui',
-];
+const { COMMON, EXTERNAL } = createRequire(import.meta.url)('../esbuild.config.cjs');
 
 export const ENTRY_POINTS = {
   server: 'lib/main.ts',
+  predict: 'handlers/image/predict.ts',
+  health: 'handlers/health.ts',
 };
 
 await build({
+  ...COMMON,
   entryPoints: ENTRY_POINTS,
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  sourcemap: 'linked',
   external: EXTERNAL,
   logLevel: 'warning',
-  // CommonJS dependencies call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  metafile: false,
 });
