@@ -15,8 +15,8 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-export async function spawnServer(env: Record<string, string>, entry = ['--import', 'tsx', 'lib/main.ts']): Promise<ServerProcess> {
-  const child = spawn(process.execPath, entry, { cwd: ROOT, env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnServer(env: Record<string, string>, entry = ['--import', 'tsx', 'lib/main.ts'], cwd = ROOT): Promise<ServerProcess> {
+  const child = spawn(process.execPath, entry, { cwd, env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: unknown[] = [];
   // 'close' comes after the last stdout line is read, unlike 'exit'.
   const exited = once(child, 'close').then(([code]) => code as number | null);
