@@ -17,6 +17,8 @@ export const REQUEST_ERRORS = {
   INTERNAL_ERROR: { status: 500, message: 'Internal error.' },
   SERVICE_NOT_READY: { status: 503, message: 'The model is still loading; retry shortly.' },
   SERVICE_SHUTTING_DOWN: { status: 503, message: 'The service is shutting down; retry on another instance.' },
+  SERVICE_OVERLOADED: { status: 503, message: 'The service has more images to classify than it can queue; retry shortly.' },
+  SERVICE_INFERENCE_FAILED: { status: 503, message: 'The inference worker failed while running these images; retry shortly.' },
 } as const;
 
 /** Why one field or image of a request failed; reported in `errors[]` with its field or index. */

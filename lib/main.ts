@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { createDownloader, downloadLimits } from './images/download.ts';
 import { createImageRetriever } from './images/retrieve.ts';
 import { createLogger } from './logger.ts';
-import { type Classifier, loadClassifier } from './model/classifier.ts';
+import { type Classifier, loadClassifier, serverOptions } from './model/classifier.ts';
 import { createServer } from './server.ts';
 
 async function main(): Promise<void> {
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop('SIGINT'));
 
   try {
-    classifier = await loadClassifier(config, logger);
+    classifier = await loadClassifier(serverOptions(config), logger);
   } catch (error) {
     logger.critical('The model could not be loaded', error as Error);
     process.exit(1);

@@ -7,12 +7,13 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createAdmission } from './admission.ts';
 import type { Config } from './config.ts';
 import { type ErrorBody, type RequestErrorCode, ServiceError, toErrorResponse } from './errors.ts';
 import type { ImageRetriever } from './images/retrieve.ts';
 import type { Logger } from './logger.ts';
 import type { Classifier } from './model/classifier.ts';
-import { bodyTooLarge, parseJsonBody } from './request-body.ts';
+import { bodyTooLarge, isJsonContentType, parseJsonBody, readBody } from './request-body.ts';
 import { errorBodySchema, healthSchema, modelInfoSchema, predictResponseSchema, readinessSchema } from './schemas.ts';
 import { predict } from './service.ts';
 import { type StageTimings, roundTimings, serverTimingHeader } from './timings.ts';
@@ -102,12 +103,12 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
-    try {
-      done(null, parseJsonBody(body as Buffer, request.headers['content-type'], config.maxBodyBytes));
-    } catch (error) {
-      done(error as Error, undefined);
-    }
+  app.addContentTypeParser('*', async (request: FastifyRequest, payload: AsyncIterable<Buffer>) => {
+    const contentType = request.headers['content-type'];
+    // Refuse a wrong content type before reading a byte of the body.
+    if (!isJsonContentType(contentType)) throw new ServiceError('REQUEST_UNSUPPORTED_MEDIA_TYPE');
+    const body = await readBody(payload, request.headers['content-length'], config.maxBodyBytes);
+    return parseJsonBody(body, contentType, config.maxBodyBytes);
   });
   app.setValidatorCompiler(({ schema }) => validatorFor(schema));
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error));
@@ -132,6 +133,7 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
     return classifier;
   };
   const requestParser = createRequestParser(config);
+  const admission = createAdmission(config.maxQueueImages);
 
   app.get('/health', {
     schema: { summary: 'Liveness: the process is up.', tags: ['health'], response: { 200: healthSchema } },
@@ -152,6 +154,8 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   });
 
   app.post('/v1/predict', {
+    // Full: refuse before reading (and parsing) a body of up to MAX_BODY_BYTES.
+    onRequest: async () => admission.checkOpen(),
     schema: {
       summary: 'Classify images given by URL or as base64 data.',
       tags: ['model'],
@@ -167,10 +171,16 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
         if (!reply.raw.writableFinished) aborted.abort();
       });
       // Fastify has validated the body with the request parser's own compiled schema.
-      const { body, timings } = await predict(request.body as PredictRequest, { classifier, retrieve: deps.retrieve }, aborted.signal);
-      request.timings = timings;
-      reply.header('server-timing', serverTimingHeader(timings));
-      return body;
+      const predictRequest = request.body as PredictRequest;
+      const release = admission.admit(predictRequest.images.length);
+      try {
+        const { body, timings } = await predict(predictRequest, { classifier, retrieve: deps.retrieve }, aborted.signal);
+        request.timings = timings;
+        reply.header('server-timing', serverTimingHeader(timings));
+        return body;
+      } finally {
+        release();
+      }
     },
   });
 

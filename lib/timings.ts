@@ -5,7 +5,9 @@ export interface StageTimings {
   /** Summed over the request's images (downloads and decodes run concurrently). */
   downloadMs: number;
   decodeMs: number;
-  /** Wall time of the model calls. */
+  /** Longest wait of the request's images for a free engine. */
+  queueMs: number;
+  /** Time the model calls took. */
   inferenceMs: number;
   /** Size of each model call that ran this request's images. */
   batchSizes: number[];
@@ -14,9 +16,10 @@ export interface StageTimings {
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
 export function roundTimings(timings: StageTimings): StageTimings {
-  return { ...timings, downloadMs: round(timings.downloadMs), decodeMs: round(timings.decodeMs), inferenceMs: round(timings.inferenceMs) };
+  return { ...timings, downloadMs: round(timings.downloadMs), decodeMs: round(timings.decodeMs), queueMs: round(timings.queueMs), inferenceMs: round(timings.inferenceMs) };
 }
 
 export function serverTimingHeader(timings: StageTimings): string {
-  return `download;dur=${round(timings.downloadMs)}, decode;dur=${round(timings.decodeMs)}, inference;dur=${round(timings.inferenceMs)}`;
+  const batches = timings.batchSizes.join(' ');
+  return `download;dur=${round(timings.downloadMs)}, decode;dur=${round(timings.decodeMs)}, queue;dur=${round(timings.queueMs)}, inference;dur=${round(timings.inferenceMs)};desc="batches ${batches}"`;
 }

@@ -6,6 +6,8 @@ const { COMMON, EXTERNAL } = createRequire(import.meta.url)('../esbuild.config.c
 
 export const ENTRY_POINTS = {
   server: 'lib/main.ts',
+  // Loaded by the server's worker pool from beside it (dist/inference-worker.mjs).
+  'inference-worker': 'lib/model/inference-worker.ts',
   predict: 'handlers/image/predict.ts',
   health: 'handlers/health.ts',
 };

@@ -7,7 +7,7 @@ import { loadConfig } from '../config.ts';
 import { createDownloader, downloadLimits } from '../images/download.ts';
 import { createImageRetriever } from '../images/retrieve.ts';
 import { createLogger } from '../logger.ts';
-import { loadClassifier } from '../model/classifier.ts';
+import { inProcessOptions, loadClassifier } from '../model/classifier.ts';
 import type { PredictFunctionDeps } from './predict-function.ts';
 
 export async function initPredictFunction(env: Record<string, string | undefined>): Promise<PredictFunctionDeps> {
@@ -16,7 +16,7 @@ export async function initPredictFunction(env: Record<string, string | undefined
   const metrics = new Metrics({ namespace: config.metricsNamespace, serviceName: config.serviceName });
   const retrieve = createImageRetriever(config, createDownloader(downloadLimits(config)));
   try {
-    const classifier = await loadClassifier(config, logger);
+    const classifier = await loadClassifier(inProcessOptions(config), logger);
     return { config, logger, metrics, classifier, retrieve };
   } catch (error) {
     logger.critical('The model could not be loaded', error as Error);

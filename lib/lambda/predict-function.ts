@@ -93,5 +93,6 @@ function recordMetrics(metrics: Metrics, timings: StageTimings | undefined): voi
   for (const size of timings.batchSizes) metrics.addMetric('BatchSize', MetricUnit.Count, size);
   metrics.addMetric('DownloadTime', MetricUnit.Milliseconds, timings.downloadMs);
   metrics.addMetric('DecodeTime', MetricUnit.Milliseconds, timings.decodeMs);
+  metrics.addMetric('QueueTime', MetricUnit.Milliseconds, timings.queueMs);
   metrics.addMetric('InferenceTime', MetricUnit.Milliseconds, timings.inferenceMs);
 }

@@ -1,20 +1,34 @@
 /**
- * The classifier: a model folder served by one engine. `loadClassifier` picks the engine, loads and
- * warms it up, and checks that the class index fits the network; `classify` turns decoded pixels
- * into probabilities, BATCH_SIZE images per engine call.
+ * The classifier: a model folder served by one engine, behind the batcher. The engine runs either
+ * in this thread (Lambda, the CLI, `WORKERS=0`: one event at a time, no added latency) or in a pool
+ * of worker threads (the HTTP server), and either way images are run in batches: BATCH_SIZE
+ * in-process, MAX_BATCH_SIZE images from concurrent requests in the server.
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { EngineChoice } from '../config.ts';
-import { type Engine, type EngineName, EngineUnavailableError, type InputShape } from './engines/engine.ts';
-import { type TfjsEngineName, loadTfjsEngine } from './engines/tfjs.ts';
+import os from 'node:os';
+import type { Config, EngineChoice } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { type BatchPolicy, type BatchRunner, Batcher } from './batcher.ts';
+import type { Engine, InputShape } from './engines/engine.ts';
+import { loadEngine } from './engines/load-engine.ts';
 import { toInputBatch } from './input-tensor.ts';
-import { type Label, type ModelFolder, ModelFolderError, readModelFolder } from './model-folder.ts';
+import { type Label, ModelFolderError, readModelFolder } from './model-folder.ts';
+import { startWorkerPool } from './worker-pool.ts';
 
 export interface ModelInfo {
   name: string;
-  engine: EngineName;
+  engine: string;
   input: InputShape;
   classes: number;
+}
+
+export interface ClassifyResult {
+  probabilities: Float32Array[];
+  /** Size of each model call that ran these images. */
+  batchSizes: number[];
+  /** Longest wait of these images for a free engine. */
+  queueMs: number;
+  /** Time the model calls took. */
+  inferenceMs: number;
 }
 
 export interface Classifier {
@@ -25,65 +39,103 @@ export interface Classifier {
   dispose(): Promise<void>;
 }
 
-export interface ClassifyResult {
-  probabilities: Float32Array[];
-  /** Size of each model call that ran these images. */
-  batchSizes: number[];
-}
-
 export interface ClassifierOptions {
   modelDir: string;
   engine: EngineChoice;
-  batchSize: number;
+  /** Worker threads; 0 runs the engine in this thread. */
+  workers: number;
+  /** Threads of each engine. */
+  threads: number;
+  batch: BatchPolicy;
+  inferenceTimeoutMs: number;
+}
+
+/** Options for one request at a time in this thread: Lambda, the CLI. */
+export function inProcessOptions(config: Config): ClassifierOptions {
+  return {
+    modelDir: config.modelDir,
+    engine: config.engine,
+    workers: 0,
+    threads: config.engineThreads === 'auto' ? os.availableParallelism() : config.engineThreads,
+    batch: { maxBatchSize: config.batchSize, maxDelayMs: 0, queueTimeoutMs: config.queueTimeoutMs },
+    inferenceTimeoutMs: config.inferenceTimeoutMs,
+  };
+}
+
+/** Options for the HTTP server: workers and threads fitted to the cores, batching across requests. */
+export function serverOptions(config: Config, cores = os.availableParallelism()): ClassifierOptions {
+  const threadsWanted = config.engineThreads === 'auto' ? undefined : config.engineThreads;
+  const workers = config.workers === 'auto' ? Math.max(1, Math.floor(cores / (threadsWanted ?? 1))) : config.workers;
+  const threads = threadsWanted ?? (workers === 0 ? cores : Math.max(1, Math.floor(cores / workers)));
+  return {
+    modelDir: config.modelDir,
+    engine: config.engine,
+    workers,
+    threads,
+    batch: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxBatchDelayMs, queueTimeoutMs: config.queueTimeoutMs },
+    inferenceTimeoutMs: config.inferenceTimeoutMs,
+  };
 }
 
 export async function loadClassifier(options: ClassifierOptions, logger: Logger): Promise<Classifier> {
   const started = performance.now();
   const folder = await readModelFolder(options.modelDir);
-  const engine = await loadEngine(options.engine, folder, logger);
+  const runner = options.workers === 0 ? engineRunner(await loadEngine(options.engine, folder, options, logger)) : await poolRunner(options, folder.dir, logger);
+  const { engine } = runner;
   if (engine.classes !== folder.labels.length) {
-    await engine.dispose();
+    await runner.dispose();
     throw new ModelFolderError(`The model in ${folder.dir} has ${engine.classes} outputs but its class index has ${folder.labels.length} classes.`);
   }
   const info: ModelInfo = { name: folder.name, engine: engine.name, input: engine.input, classes: engine.classes };
-  logger.info('Model loaded', { model: info, engine: engine.details, loadMs: Math.round(performance.now() - started) });
-  return createClassifier(engine, folder.labels, info, options.batchSize);
-}
+  logger.info('Model loaded', { model: info, engine: engine.details, workers: options.workers, batch: options.batch, loadMs: Math.round(performance.now() - started) });
 
-function createClassifier(engine: Engine, labels: Label[], info: ModelInfo, batchSize: number): Classifier {
+  const batcher = new Batcher(runner, options.batch);
+  runner.onCapacity(() => batcher.pump());
   return {
     info,
-    labels,
+    labels: folder.labels,
     async classify(images) {
-      const probabilities: Float32Array[] = [];
-      const batchSizes: number[] = [];
-      for (let start = 0; start < images.length; start += batchSize) {
-        const chunk = images.slice(start, start + batchSize);
-        const output = await engine.run(toInputBatch(chunk, engine.input), chunk.length);
-        for (let i = 0; i < chunk.length; i++) probabilities.push(output.slice(i * info.classes, (i + 1) * info.classes));
-        batchSizes.push(chunk.length);
-      }
-      return { probabilities, batchSizes };
+      const { outputs, batchSizes, queueMs, inferenceMs } = await batcher.submit([...images]);
+      return { probabilities: outputs, batchSizes, queueMs, inferenceMs };
     },
+    dispose: () => runner.dispose(),
+  };
+}
+
+interface Runner extends BatchRunner<Uint8Array, Float32Array> {
+  engine: Pick<Engine, 'name' | 'input' | 'classes' | 'details'>;
+  onCapacity(listener: () => void): void;
+  dispose(): Promise<void>;
+}
+
+/** The engine in this thread, one batch at a time (the batcher pumps again when it finishes). */
+function engineRunner(engine: Engine): Runner {
+  let busy = false;
+  return {
+    engine,
+    capacity: () => (busy ? 0 : 1),
+    async run(items) {
+      busy = true;
+      const started = performance.now();
+      try {
+        const output = await engine.run(toInputBatch(items, engine.input), items.length);
+        const outputs = items.map((_, i) => output.subarray(i * engine.classes, (i + 1) * engine.classes));
+        return { outputs, runMs: performance.now() - started };
+      } finally {
+        busy = false;
+      }
+    },
+    onCapacity() {},
     dispose: () => engine.dispose(),
   };
 }
 
-/** The engine asked for, or with `auto` the fastest that loads here: tfjs-node, then tfjs-wasm. */
-async function loadEngine(choice: EngineChoice, folder: ModelFolder, logger: Logger): Promise<Engine> {
-  const candidates: TfjsEngineName[] = choice === 'auto' ? ['tfjs-node', 'tfjs-wasm'] : [choice];
-  for (const name of candidates) {
-    try {
-      return await loadNamedEngine(name, folder);
-    } catch (error) {
-      if (!(error instanceof EngineUnavailableError) || choice !== 'auto') throw error;
-      logger.info('Engine unavailable, trying the next one', { engine: name, reason: error.message });
-    }
-  }
-  throw new EngineUnavailableError(`No engine could load ${folder.dir}.`);
-}
-
-async function loadNamedEngine(name: TfjsEngineName, folder: ModelFolder): Promise<Engine> {
-  if (!folder.files.tfjsModel) throw new EngineUnavailableError(`${name} needs a TF.js model.json in ${folder.dir}.`);
-  return loadTfjsEngine(name, folder.files.tfjsModel);
+async function poolRunner(options: ClassifierOptions, modelDir: string, logger: Logger): Promise<Runner> {
+  const pool = await startWorkerPool({
+    size: options.workers,
+    worker: { modelDir, engine: options.engine, threads: options.threads, logLevel: logger.getLevelName(), serviceName: 'inference-worker' },
+    inferenceTimeoutMs: options.inferenceTimeoutMs,
+    logger,
+  });
+  return { ...pool, engine: { ...pool.engine, name: pool.engine.name as Engine['name'], details: pool.engine.details as Engine['details'] }, dispose: () => pool.close() };
 }

@@ -7,7 +7,7 @@ import { type Config, loadConfig } from '../../lib/config.ts';
 import { type DownloaderDeps, createDownloader, downloadLimits } from '../../lib/images/download.ts';
 import { createImageRetriever } from '../../lib/images/retrieve.ts';
 import { createLogger, type Logger } from '../../lib/logger.ts';
-import { type Classifier, loadClassifier } from '../../lib/model/classifier.ts';
+import { type Classifier, inProcessOptions, loadClassifier } from '../../lib/model/classifier.ts';
 import { createServer, type Server } from '../../lib/server.ts';
 import { MODEL_DIR } from './fixtures.ts';
 
@@ -19,7 +19,7 @@ const classifiers = new Map<string, Promise<Classifier>>();
 export function sharedClassifier(engine: Config['engine'] = 'auto'): Promise<Classifier> {
   let classifier = classifiers.get(engine);
   if (!classifier) {
-    classifier = loadClassifier({ modelDir: MODEL_DIR, engine, batchSize: 4 }, silentLogger);
+    classifier = loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR, ENGINE: engine })), silentLogger);
     classifiers.set(engine, classifier);
   }
   return classifier;

@@ -162,8 +162,8 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       const first = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: small }, { data: small }] }) }), fresh);
       const second = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: small }] }) }), fresh);
       assert.deepEqual([first.status, second.status], [200, 200]);
-      assert.deepEqual(metricNames(first.lines).sort(), ['BatchSize', 'ColdStart', 'DecodeTime', 'DownloadTime', 'ImagesClassified', 'InferenceTime', 'Requests']);
-      assert.deepEqual(metricNames(second.lines).sort(), ['BatchSize', 'DecodeTime', 'DownloadTime', 'ImagesClassified', 'InferenceTime', 'Requests']);
+      assert.deepEqual(metricNames(first.lines).sort(), ['BatchSize', 'ColdStart', 'DecodeTime', 'DownloadTime', 'ImagesClassified', 'InferenceTime', 'QueueTime', 'Requests']);
+      assert.deepEqual(metricNames(second.lines).sort(), ['BatchSize', 'DecodeTime', 'DownloadTime', 'ImagesClassified', 'InferenceTime', 'QueueTime', 'Requests']);
       const [blob] = emf(first.lines).filter((b) => 'ImagesClassified' in b);
       assert.equal(blob!.ImagesClassified, 2);
       assert.equal(blob!.BatchSize, 2);

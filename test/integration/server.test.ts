@@ -95,7 +95,7 @@ describe('HTTP server', () => {
 
     test('reports stage timings in Server-Timing', async () => {
       const { headers } = await predict({ images: [{ data: base64['cat.bmp'] }] });
-      assert.match(headers.get('server-timing') ?? '', /^download;dur=[\d.]+, decode;dur=[\d.]+, inference;dur=[\d.]+$/);
+      assert.match(headers.get('server-timing') ?? '', /^download;dur=[\d.]+, decode;dur=[\d.]+, queue;dur=[\d.]+, inference;dur=[\d.]+;desc="batches 1"$/);
     });
   });
 
@@ -271,6 +271,36 @@ describe('HTTP server', () => {
       const { status, body } = await predictLimited({ images: [{ url: fixtureServer.url('/images/parrot.jpg') }, { data: (await readFixture('parrot.jpg')).subarray(0, 160_000).toString('base64') }] });
       assert.equal(status, 400);
       assert.deepEqual(body.errors.map((e: { code: string }) => e.code), ['IMAGE_TOO_LARGE', 'IMAGE_TOO_LARGE']);
+    });
+  });
+
+  describe('backpressure (MAX_QUEUE_IMAGES=2)', () => {
+    let small: RunningApp;
+    let slowImages: TestServer;
+    before(async () => {
+      const owl = await readFixture('owl.jpg');
+      slowImages = await startHttpServer((_req, res) => void setTimeout(() => res.end(owl), 500));
+      small = await startApp({ env: { ALLOW_PRIVATE_URLS: 'true', MAX_QUEUE_IMAGES: '2', MAX_IMAGES_PER_REQUEST: '2' } });
+    });
+    after(async () => {
+      await small.close();
+      await slowImages.close();
+    });
+
+    test('refuses a request that would go over with 503 and Retry-After while the others run, then recovers', async () => {
+      const predictSmall = (images: unknown[]) => post(`${small.baseUrl}/v1/predict`, { images });
+      let busyDone = false;
+      const busy = predictSmall([{ url: slowImages.url('/a.jpg') }, { url: slowImages.url('/b.jpg') }]).then((response) => {
+        busyDone = true;
+        return response;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const refused = await predictSmall([{ data: base64['cat.bmp'] }]);
+      assert.deepEqual([refused.status, refused.body.code, refused.headers.get('retry-after')], [503, 'SERVICE_OVERLOADED', '1']);
+      assert.equal(busyDone, false, 'refused while the admitted request was still running');
+      assert.equal((await busy).status, 200);
+      const after = await predictSmall([{ data: base64['cat.bmp'] }]);
+      assert.equal(after.status, 200);
     });
   });
 

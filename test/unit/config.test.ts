@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../lib/config.ts';
+import { serverOptions } from '../../lib/model/classifier.ts';
 
 describe('loadConfig', () => {
   test('returns the documented defaults for an empty environment', () => {
@@ -44,12 +45,37 @@ describe('loadConfig', () => {
       assert.match(error.message, /TIMEOUT must be >= 1 \(received "0"\)/);
       return true;
     });
-    assert.throws(() => loadConfig({ ENGINE: 'gpu' }), /ENGINE must be equal to one of the allowed values: auto, tfjs-node, tfjs-wasm, tfjs-cpu \(received "gpu"\)/);
+    assert.throws(() => loadConfig({ ENGINE: 'gpu' }), /ENGINE must be equal to one of the allowed values: auto, onnx, tfjs-node, tfjs-wasm, tfjs-cpu \(received "gpu"\)/);
     assert.throws(() => loadConfig({ PORT: 'eighty' }), /PORT must be integer \(received "eighty"\)/);
     assert.throws(() => loadConfig({ ALLOW_PRIVATE_URLS: 'maybe' }), /ALLOW_PRIVATE_URLS must be boolean/);
   });
 
+  test('accepts auto or a count for WORKERS and ENGINE_THREADS, and refuses anything else', () => {
+    assert.deepEqual([loadConfig({}).workers, loadConfig({}).engineThreads], ['auto', 'auto']);
+    assert.deepEqual([loadConfig({ WORKERS: '0', ENGINE_THREADS: '2' }).workers, loadConfig({ ENGINE_THREADS: '2' }).engineThreads], [0, 2]);
+    assert.throws(() => loadConfig({ WORKERS: 'many' }), /WORKERS must be integer or auto \(received "many"\)/);
+  });
+
+  test('refuses a queue smaller than the largest request', () => {
+    assert.throws(() => loadConfig({ MAX_QUEUE_IMAGES: '8', MAX_IMAGES_PER_REQUEST: '16' }), /MAX_QUEUE_IMAGES \(8\) must be at least MAX_IMAGES_PER_REQUEST \(16\)/);
+  });
+
   test('reports every bad variable at once', () => {
     assert.throws(() => loadConfig({ PORT: '-1', BATCH_SIZE: '0' }), /PORT must be >= 0.*BATCH_SIZE must be >= 1/);
+  });
+});
+
+describe('serverOptions', () => {
+  test('fits workers and engine threads to the cores', () => {
+    const fit = (env: Record<string, string>, cores: number) => {
+      const { workers, threads } = serverOptions(loadConfig(env), cores);
+      return [workers, threads];
+    };
+    assert.deepEqual(fit({}, 2), [2, 1]);
+    assert.deepEqual(fit({}, 8), [8, 1]);
+    assert.deepEqual(fit({ ENGINE_THREADS: '2' }, 8), [4, 2]);
+    assert.deepEqual(fit({ WORKERS: '1' }, 4), [1, 4]);
+    assert.deepEqual(fit({ WORKERS: '0' }, 4), [0, 4]);
+    assert.deepEqual(fit({ ENGINE_THREADS: '4' }, 2), [1, 4]);
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * ONNX Runtime engine (onnxruntime-node, CPU). The session is created once with a fixed number of
+ * intra-op threads; graph optimisation is at its highest level. Input and output names and shapes
+ * come from the model.
+ *
+ * A batch runs in slices of two images per thread. Measured on MobileNetV2 (ms per image, 1 / 2
+ * threads): batch 2: 4.55 / 2.42, batch 4: 4.79 / 2.41, batch 8: 5.02 / 2.60; and the session's
+ * memory arena grows with the batch (+20 MB at 2 images, +108 MB at 8) and never shrinks.
+ */
+import type * as Ort from 'onnxruntime-node';
+import { type Engine, EngineUnavailableError, type InputShape } from './engine.ts';
+
+export interface OnnxOptions {
+  /** Intra-op threads of the session (the work inside one batch). */
+  threads: number;
+}
+
+export async function loadOnnxEngine(modelPath: string, options: OnnxOptions): Promise<Engine> {
+  let ort: typeof Ort;
+  try {
+    ort = await import('onnxruntime-node');
+  } catch (error) {
+    throw new EngineUnavailableError(`onnx cannot be loaded: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+  }
+  const session = await ort.InferenceSession.create(modelPath, {
+    intraOpNumThreads: options.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const [inputName] = session.inputNames;
+  const [outputName] = session.outputNames;
+  const inputMetadata = session.inputMetadata[0];
+  const outputMetadata = session.outputMetadata[0];
+  if (!inputName || !outputName || !inputMetadata?.isTensor || !outputMetadata?.isTensor) {
+    throw new Error(`${modelPath}: expected one tensor input and one tensor output.`);
+  }
+  const input = inputShapeOf(inputMetadata.shape, modelPath);
+  const classes = outputMetadata.shape.at(-1);
+  if (typeof classes !== 'number') throw new Error(`${modelPath}: the model's output has no fixed class dimension.`);
+
+  const imageSize = input.width * input.height * input.channels;
+  const sliceSize = 2 * options.threads;
+  const runSlice = async (slice: Float32Array, count: number): Promise<Float32Array> => {
+    const feed = new ort.Tensor('float32', slice, [count, input.height, input.width, input.channels]);
+    try {
+      return (await session.run({ [inputName]: feed }))[outputName]!.data as Float32Array;
+    } finally {
+      feed.dispose();
+    }
+  };
+  const run = async (batch: Float32Array, count: number): Promise<Float32Array> => {
+    if (count <= sliceSize) return runSlice(batch, count);
+    const output = new Float32Array(count * classes);
+    for (let start = 0; start < count; start += sliceSize) {
+      const size = Math.min(sliceSize, count - start);
+      output.set(await runSlice(batch.slice(start * imageSize, (start + size) * imageSize), size), start * classes);
+    }
+    return output;
+  };
+  await run(new Float32Array(input.width * input.height * input.channels), 1);
+
+  return {
+    name: 'onnx',
+    input,
+    classes,
+    details: { threads: options.threads, imagesPerRun: sliceSize },
+    run,
+    dispose: () => session.release(),
+  };
+}
+
+/** NHWC input `[batch, height, width, channels]` with fixed spatial dimensions. */
+function inputShapeOf(shape: ReadonlyArray<number | string>, file: string): InputShape {
+  const [, height, width, channels] = shape;
+  if (shape.length !== 4 || typeof height !== 'number' || typeof width !== 'number' || typeof channels !== 'number') {
+    throw new Error(`${file}: expected an image input of shape [batch, height, width, channels], got ${JSON.stringify(shape)}.`);
+  }
+  return { width, height, channels };
+}

@@ -1,0 +1,47 @@
+/**
+ * One inference worker thread: loads its own engine (session, threads) and runs the batches the
+ * pool sends it, so the server's event loop only does I/O. Pixels arrive as one transferred
+ * buffer of `count` RGB images; probabilities go back the same way.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { EngineChoice, LogLevel } from '../config.ts';
+import { createLogger } from '../logger.ts';
+import { loadEngine } from './engines/load-engine.ts';
+import { toInputBatch } from './input-tensor.ts';
+import { readModelFolder } from './model-folder.ts';
+
+export interface WorkerOptions {
+  modelDir: string;
+  engine: EngineChoice;
+  threads: number;
+  logLevel: LogLevel;
+  serviceName: string;
+}
+
+export type ToWorker = { type: 'run'; id: number; pixels: ArrayBuffer; count: number };
+
+export type FromWorker =
+  | { type: 'ready'; engine: { name: string; input: { width: number; height: number; channels: number }; classes: number; details: Record<string, unknown> } }
+  | { type: 'result'; id: number; probabilities: ArrayBuffer; runMs: number }
+  | { type: 'error'; id: number; message: string };
+
+const options = workerData as WorkerOptions;
+const port = parentPort!;
+const engine = await loadEngine(options.engine, await readModelFolder(options.modelDir), { threads: options.threads }, createLogger(options));
+const imageSize = engine.input.width * engine.input.height * engine.input.channels;
+
+port.on('message', async (message: ToWorker) => {
+  const started = performance.now();
+  try {
+    const pixels = new Uint8Array(message.pixels);
+    const images = Array.from({ length: message.count }, (_, i) => pixels.subarray(i * imageSize, (i + 1) * imageSize));
+    const output = await engine.run(toInputBatch(images, engine.input), message.count);
+    const probabilities = output.byteOffset === 0 && output.byteLength === output.buffer.byteLength ? output.buffer : output.slice().buffer;
+    const reply: FromWorker = { type: 'result', id: message.id, probabilities: probabilities as ArrayBuffer, runMs: performance.now() - started };
+    port.postMessage(reply, [probabilities as ArrayBuffer]);
+  } catch (error) {
+    port.postMessage({ type: 'error', id: message.id, message: (error as Error).message } satisfies FromWorker);
+  }
+});
+
+port.postMessage({ type: 'ready', engine: { name: engine.name, input: engine.input, classes: engine.classes, details: engine.details } } satisfies FromWorker);

@@ -1,0 +1,156 @@
+/**
+ * A fixed number of inference worker threads, each with its own engine, running one batch at a
+ * time. A worker that dies, or runs a batch longer than INFERENCE_TIMEOUT_MS, is replaced, and the
+ * requests of its batch fail with 503 SERVICE_INFERENCE_FAILED instead of hanging.
+ */
+import { Worker } from 'node:worker_threads';
+import { ServiceError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { BatchOutput, BatchRunner } from './batcher.ts';
+import type { FromWorker, ToWorker, WorkerOptions } from './inference-worker.ts';
+
+export type EngineInfo = Extract<FromWorker, { type: 'ready' }>['engine'];
+
+export interface WorkerPool extends BatchRunner<Uint8Array, Float32Array> {
+  readonly engine: EngineInfo;
+  /** The live worker threads (for diagnostics and fault-injection tests). */
+  readonly workers: ReadonlyArray<Worker>;
+  /** Called whenever a worker becomes free to take a batch. */
+  onCapacity(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+export interface WorkerPoolOptions {
+  size: number;
+  worker: WorkerOptions;
+  inferenceTimeoutMs: number;
+  logger: Logger;
+}
+
+interface Job {
+  id: number;
+  resolve(output: BatchOutput<Float32Array>): void;
+  reject(error: unknown): void;
+  cancelWatchdog(): void;
+  count: number;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  job: Job | undefined;
+}
+
+const RESTART_DELAY_MS = 1000;
+
+/**
+ * The bundle (dist/) starts the bundled worker beside it. Sources run under tsx (tests, `npm run
+ * dev`) start the TypeScript worker through tsx's API: Node 20 applies no --import hook to a
+ * worker's entry file.
+ */
+function spawnWorker(workerData: WorkerOptions): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./inference-worker.mjs', import.meta.url), { workerData });
+  const entry = new URL('./inference-worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+export async function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool> {
+  const { logger } = options;
+  const slots: Slot[] = [];
+  const listeners: Array<() => void> = [];
+  let closing = false;
+  let nextJobId = 0;
+  let engine: EngineInfo | undefined;
+  const notify = () => listeners.forEach((listener) => listener());
+
+  const start = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const slot: Slot = { worker: spawnWorker(options.worker), ready: false, job: undefined };
+      slots.push(slot);
+      slot.worker.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') {
+          slot.ready = true;
+          engine ??= message.engine;
+          resolve();
+          notify();
+          return;
+        }
+        const job = slot.job;
+        if (!job || job.id !== message.id) return;
+        slot.job = undefined;
+        job.cancelWatchdog();
+        if (message.type === 'result') job.resolve({ outputs: split(new Float32Array(message.probabilities), job.count), runMs: message.runMs });
+        else job.reject(new Error(`inference failed: ${message.message}`));
+        notify();
+      });
+      slot.worker.on('error', (error) => {
+        logger.error('Inference worker failed', error);
+        if (!slot.ready) reject(error);
+      });
+      slot.worker.on('exit', (code) => {
+        slots.splice(slots.indexOf(slot), 1);
+        const job = slot.job;
+        slot.job = undefined;
+        job?.cancelWatchdog();
+        job?.reject(new ServiceError('SERVICE_INFERENCE_FAILED', undefined, { retryAfterSeconds: 1, cause: new Error(`worker exited with code ${code}`) }));
+        if (closing || !slot.ready) return;
+        logger.warn('Inference worker exited; starting a replacement', { exitCode: code, busy: job !== undefined });
+        const replace = () =>
+          start().catch((error: unknown) => {
+            logger.error('Replacement inference worker failed to start; retrying', error as Error);
+            if (!closing) setTimeout(replace, RESTART_DELAY_MS).unref();
+          });
+        replace();
+      });
+    });
+
+  try {
+    await Promise.all(Array.from({ length: options.size }, start));
+  } catch (error) {
+    closing = true;
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    throw error;
+  }
+
+  return {
+    engine: engine!,
+    get workers() {
+      return slots.map((slot) => slot.worker);
+    },
+    capacity: () => slots.filter((slot) => slot.ready && !slot.job).length,
+    run(items) {
+      const slot = slots.find((s) => s.ready && !s.job);
+      if (!slot) return Promise.reject(new Error('no idle inference worker'));
+      return new Promise((resolve, reject) => {
+        const watchdog = setTimeout(() => {
+          logger.error('Inference batch exceeded its time limit; replacing the worker', { inferenceTimeoutMs: options.inferenceTimeoutMs, images: items.length });
+          void slot.worker.terminate();
+        }, options.inferenceTimeoutMs);
+        slot.job = { id: nextJobId++, resolve, reject, count: items.length, cancelWatchdog: () => clearTimeout(watchdog) };
+        const message: ToWorker = { type: 'run', id: slot.job.id, pixels: concat(items), count: items.length };
+        slot.worker.postMessage(message, [message.pixels]);
+      });
+    },
+    onCapacity(listener) {
+      listeners.push(listener);
+    },
+    async close() {
+      closing = true;
+      await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    },
+  };
+}
+
+/** The images of a batch in one transferable buffer. */
+function concat(images: Uint8Array[]): ArrayBuffer {
+  const size = images[0]?.length ?? 0;
+  const buffer = new Uint8Array(size * images.length);
+  images.forEach((image, i) => buffer.set(image, i * size));
+  return buffer.buffer;
+}
+
+function split(probabilities: Float32Array, count: number): Float32Array[] {
+  const classes = probabilities.length / count;
+  return Array.from({ length: count }, (_, i) => probabilities.subarray(i * classes, (i + 1) * classes));
+}

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../lib/config.ts';
+import { ServiceError } from '../../lib/errors.ts';
+import { decodeImage } from '../../lib/images/decode.ts';
+import { type Classifier, loadClassifier, serverOptions } from '../../lib/model/classifier.ts';
+import { type WorkerPool, startWorkerPool } from '../../lib/model/worker-pool.ts';
+import { sharedClassifier, silentLogger } from '../helpers/app.ts';
+import { MODEL_DIR, readFixture } from '../helpers/fixtures.ts';
+
+const failsWithInferenceFailed = (error: unknown) => error instanceof ServiceError && error.code === 'SERVICE_INFERENCE_FAILED' && error.retryAfterSeconds === 1;
+
+describe('inference on worker threads', () => {
+  let cat: Buffer;
+  let owl: Buffer;
+  before(async () => {
+    cat = await decodeImage(await readFixture('cat.bmp'), { width: 224, height: 224 }, { maxPixels: 5e7 });
+    owl = await decodeImage(await readFixture('owl.jpg'), { width: 224, height: 224 }, { maxPixels: 5e7 });
+  });
+
+  describe('the pooled classifier (WORKERS=2)', () => {
+    let pooled: Classifier;
+    let inProcess: Classifier;
+    before(async () => {
+      pooled = await loadClassifier(serverOptions(loadConfig({ MODEL_DIR, WORKERS: '2' })), silentLogger);
+      inProcess = await sharedClassifier();
+    });
+    after(() => pooled.dispose());
+
+    test('runs concurrent requests batched across requests, with the in-process predictions', async () => {
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => pooled.classify([i % 2 ? cat : owl])));
+      assert.ok(results.some((result) => result.batchSizes[0]! > 1), `batch sizes: ${results.map((r) => r.batchSizes).join(' ')}`);
+      const reference = await inProcess.classify([owl, cat]);
+      results.forEach((result, i) => {
+        const expected = reference.probabilities[i % 2]!;
+        assert.ok(result.probabilities[0]!.every((p, j) => Math.abs(p - expected[j]!) < 1e-5));
+      });
+    });
+
+    test('reports queue and inference time', async () => {
+      const result = await pooled.classify([cat, owl, cat]);
+      assert.ok(result.inferenceMs > 0);
+      assert.ok(result.queueMs >= 0);
+      assert.deepEqual(result.batchSizes, [3]);
+    });
+  });
+
+  test('keeps the main thread free while a batch runs (tfjs-cpu, slow on purpose)', async () => {
+    const slow = await loadClassifier(serverOptions(loadConfig({ MODEL_DIR, WORKERS: '1', ENGINE: 'tfjs-cpu' })), silentLogger);
+    try {
+      let ticks = 0;
+      let running = true;
+      const spin = () => {
+        ticks++;
+        if (running) setImmediate(spin);
+      };
+      setImmediate(spin);
+      await slow.classify([cat, owl]);
+      running = false;
+      // On a blocked event loop no tick would run until the batch ends; each one here is a turn of the loop.
+      assert.ok(ticks > 100, `${ticks} event-loop turns while the model ran`);
+    } finally {
+      await slow.dispose();
+    }
+  });
+
+  describe('faults', () => {
+    let pool: WorkerPool;
+    const start = (inferenceTimeoutMs: number) =>
+      startWorkerPool({
+        size: 1,
+        worker: { modelDir: MODEL_DIR, engine: 'onnx', threads: 1, logLevel: 'SILENT', serviceName: 'test' },
+        inferenceTimeoutMs,
+        logger: silentLogger,
+      });
+    const waitForCapacity = async () => {
+      while (pool.capacity() === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    after(() => pool?.close());
+
+    test('a worker that dies mid-batch (terminated by the test) fails its batch with 503 and is replaced', async () => {
+      pool = await start(30_000);
+      const [original] = pool.workers;
+      const running = pool.run([cat, owl, cat, owl, cat, owl, cat, owl]);
+      assert.equal(pool.capacity(), 0);
+      void original!.terminate();
+      await assert.rejects(running, failsWithInferenceFailed);
+      await waitForCapacity();
+      assert.notEqual(pool.workers[0], original);
+      const { outputs } = await pool.run([cat]);
+      assert.equal(outputs[0]!.length, 1000);
+      await pool.close();
+    });
+
+    test('a batch that runs past INFERENCE_TIMEOUT_MS fails with 503 and its worker is replaced', async () => {
+      pool = await start(1);
+      const [original] = pool.workers;
+      await assert.rejects(pool.run([cat, owl, cat, owl, cat, owl, cat, owl]), failsWithInferenceFailed);
+      await waitForCapacity();
+      assert.notEqual(pool.workers[0], original);
+      await pool.close();
+    });
+
+    test('a worker that cannot load its model stops the pool from starting', async () => {
+      await assert.rejects(
+        startWorkerPool({ size: 1, worker: { modelDir: '/nonexistent', engine: 'onnx', threads: 1, logLevel: 'SILENT', serviceName: 'test' }, inferenceTimeoutMs: 1000, logger: silentLogger }),
+        /neither model.json/,
+      );
+    });
+  });
+});
