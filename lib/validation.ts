@@ -13,8 +13,10 @@ export interface PredictRequest {
   top_k: number;
 }
 
-// Defaults fill in `images: []` and `top_k: 1`; no type coercion: "3" is not a number.
-const ajv = new Ajv({ useDefaults: true, coerceTypes: false, allErrors: false });
+// Defaults fill in `images: []` and `top_k: 1`; no type coercion: "3" is not a number. String
+// lengths are counted in UTF-16 units: counting code points walks every megabyte of base64 data.
+// (ajv calls that option deprecated, and would print so on stderr: its logger is off.)
+const ajv = new Ajv({ useDefaults: true, coerceTypes: false, allErrors: false, unicode: false, logger: false });
 const compiled = new WeakMap<object, ValidateFunction>();
 
 /** The compiled validator of a schema, compiled on first use and cached (compiling costs cold start). */

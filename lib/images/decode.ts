@@ -24,7 +24,7 @@ export interface DecodeLimits {
   maxPixels: number;
 }
 
-const RESIZE = { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false } as const;
+const RESIZE = { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true } as const;
 
 export async function decodeImage(bytes: Buffer, size: TargetSize, limits: DecodeLimits): Promise<Buffer> {
   const sniffed = sniffFormat(bytes);

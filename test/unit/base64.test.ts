@@ -39,6 +39,20 @@ describe('decodeBase64Image', () => {
     assert.throws(() => decodeBase64Image(' \n ', 100), failsWith('IMAGE_DATA_INVALID'));
   });
 
+  test('round-trips every length in every alphabet, and refuses any one foreign character anywhere', () => {
+    const foreign = ['*', '.', '=', ':', 'é', '\u0000', '!'];
+    for (let size = 1; size <= 64; size++) {
+      const data = Buffer.from(Array.from({ length: size }, (_, i) => (i * 37 + size * 11) % 256));
+      for (const text of [data.toString('base64'), data.toString('base64url'), data.toString('base64').replace(/=+$/, '')]) {
+        assert.deepEqual(decodeBase64Image(text, 1000), data, text);
+        for (let at = 0; at < text.length; at += 3) {
+          const broken = text.slice(0, at) + foreign[at % foreign.length] + text.slice(at);
+          assert.throws(() => decodeBase64Image(broken, 1000), failsWith('IMAGE_DATA_INVALID'), broken);
+        }
+      }
+    }
+  });
+
   test('refuses data over the byte limit from its length, with IMAGE_TOO_LARGE', () => {
     const text = Buffer.alloc(101).toString('base64');
     assert.throws(() => decodeBase64Image(text, 100), failsWith('IMAGE_TOO_LARGE'));
