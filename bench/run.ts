@@ -1,0 +1,251 @@
+/**
+ * `npm run bench`: for every engine that runs here, start the built server in a fresh process,
+ * measure its cold start, then drive it over HTTP with seed-style requests (base64 fixtures, 1 and
+ * 8 images per request, 1, 8 and 32 clients). In the same run, measure what bounds it: the
+ * engine alone on preprocessed images, and decoding alone. Writes bench/results/<date>.json and
+ * .md, and the README's benchmark section. A benchmark, not a test: nothing here fails a build.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { type EngineChoice, loadConfig } from '../lib/config.ts';
+import { decodeBase64Image } from '../lib/images/base64.ts';
+import { decodeImage } from '../lib/images/decode.ts';
+import { createLogger } from '../lib/logger.ts';
+import { loadClassifier, serverOptions } from '../lib/model/classifier.ts';
+import { type LoadResult, percentile, runLoad } from './load-generator.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const FIXTURES = path.join(ROOT, 'test/fixtures');
+const MODEL_DIR = path.join(ROOT, 'models/mobilenet_v2');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SCENARIOS = [1, 8].flatMap((batch) => [1, 8, 32].map((concurrency) => ({ batch, concurrency })));
+const logger = createLogger({ serviceName: 'bench', logLevel: 'ERROR' });
+
+interface Scenario {
+  batch: number;
+  concurrency: number;
+  imagesPerSecond: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  errors: Record<string, number>;
+  stages: { downloadMsPerImage: number; decodeMsPerImage: number; queueMs: number; inferenceMs: number; meanBatchSize: number };
+}
+
+interface EngineResult {
+  engine: string;
+  engineRate: number;
+  coldStartMs: number;
+  peakRssMb: number;
+  scenarios: Scenario[];
+}
+
+const fixtureNames = Object.keys(JSON.parse(await readFile(path.join(FIXTURES, 'expected.json'), 'utf8')).images as object);
+const base64 = await Promise.all(fixtureNames.map(async (name) => (await readFile(path.join(FIXTURES, name))).toString('base64')));
+const bodyOf = (images: string[]) => Buffer.from(JSON.stringify({ images: images.map((data) => ({ data })) }));
+const bodies = {
+  1: base64.map((data) => bodyOf([data])),
+  8: base64.map((_, i) => bodyOf(Array.from({ length: 8 }, (_, j) => base64[(i + j) % base64.length]!))),
+};
+
+async function main() {
+  console.log('Building dist/ ...');
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  const config = loadConfig({ MODEL_DIR });
+  const { workers, threads, batch } = serverOptions(config);
+  const decodeRate = await measureDecodeRate();
+  console.log(`decode only: ${decodeRate.toFixed(0)} images/s`);
+
+  const engines: EngineResult[] = [];
+  for (const engine of await availableEngines()) {
+    const engineRate = await measureEngineRate(engine);
+    console.log(`${engine}: engine only ${engineRate.toFixed(0)} images/s`);
+    engines.push({ engine, engineRate, ...(await measureServer(engine)) });
+  }
+
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.arch()}` },
+    settings: { workers, engineThreads: threads, maxBatchSize: batch.maxBatchSize, maxBatchDelayMs: batch.maxDelayMs, secondsPerScenario: SECONDS },
+    decodeRate,
+    engines,
+    targets: targets(decodeRate, engines),
+  };
+  const markdown = toMarkdown(results);
+  const stamp = results.date.slice(0, 10);
+  await mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
+  await writeFile(path.join(ROOT, `bench/results/${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(path.join(ROOT, `bench/results/${stamp}.md`), `${markdown}\n`);
+  const readmePath = path.join(ROOT, 'README.md');
+  const readme = await readFile(readmePath, 'utf8');
+  await writeFile(readmePath, readme.replace(/(<!-- bench:start -->)[\s\S]*?(<!-- bench:end -->)/, `$1\n${markdown}\n$2`));
+  console.log(`\n${markdown}\n\nWrote bench/results/${stamp}.json and .md, and the README's table.`);
+}
+
+async function availableEngines(): Promise<EngineChoice[]> {
+  const engines: EngineChoice[] = ['onnx'];
+  if (await import('@tensorflow/tfjs-node' as string).then(() => true, () => false)) engines.push('tfjs-node');
+  engines.push('tfjs-wasm');
+  return engines;
+}
+
+/** base64 -> pixels at the model's size, as many at once as requests bring, on this process's libuv pool. */
+async function measureDecodeRate(): Promise<number> {
+  const maxBytes = 10 * 2 ** 20;
+  const decodeOne = (i: number) => decodeImage(decodeBase64Image(base64[i % base64.length]!, maxBytes), { width: 224, height: 224 }, { maxPixels: 5e7 });
+  return rate(8, decodeOne);
+}
+
+/** The worker pool alone, as the server runs it, on preprocessed images in batches of 8. */
+async function measureEngineRate(engine: EngineChoice): Promise<number> {
+  const classifier = await loadClassifier(serverOptions(loadConfig({ MODEL_DIR, ENGINE: engine })), logger);
+  try {
+    const pixels = await Promise.all(base64.map((data) => decodeImage(Buffer.from(data, 'base64'), classifier.info.input, { maxPixels: 5e7 })));
+    const batchOf8 = (i: number) => Array.from({ length: 8 }, (_, j) => pixels[(i + j) % pixels.length]!);
+    return 8 * (await rate(4, (i) => classifier.classify(batchOf8(i))));
+  } finally {
+    await classifier.dispose();
+  }
+}
+
+/** Operations per second, `concurrency` at a time, over 3 s after 1 s of warm-up. */
+async function rate(concurrency: number, operation: (i: number) => Promise<unknown>): Promise<number> {
+  const runFor = async (seconds: number) => {
+    let done = 0;
+    const deadline = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, worker) => {
+        for (let i = worker; performance.now() < deadline; i += concurrency) {
+          await operation(i);
+          done++;
+        }
+      }),
+    );
+    return done / seconds;
+  };
+  await runFor(1);
+  return runFor(3);
+}
+
+async function measureServer(engine: EngineChoice): Promise<Omit<EngineResult, 'engine' | 'engineRate'>> {
+  const started = performance.now();
+  // The environment the Docker images and `npm start` give the server.
+  const env = { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ENGINE: engine, MALLOC_MMAP_THRESHOLD_: '4194304' };
+  const child = spawn(process.execPath, ['dist/server.mjs'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = `http://127.0.0.1:${await listeningPort(child)}/v1/predict`;
+  for (;;) {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[1][0] });
+    await response.arrayBuffer();
+    if (response.status === 200) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const coldStartMs = performance.now() - started;
+  console.log(`${engine}: cold start ${coldStartMs.toFixed(0)} ms (process start to first prediction)`);
+
+  const scenarios: Scenario[] = [];
+  for (const { batch, concurrency } of SCENARIOS) {
+    const options = { url, bodies: bodies[batch as 1 | 8], imagesPerRequest: batch, concurrency };
+    await runLoad({ ...options, seconds: 1 });
+    const load = await runLoad({ ...options, seconds: SECONDS });
+    scenarios.push(summarise(batch, concurrency, load));
+    const s = scenarios.at(-1)!;
+    console.log(`${engine}: batch ${batch} x ${concurrency} clients: ${s.imagesPerSecond.toFixed(0)} images/s, p50 ${s.p50Ms.toFixed(0)} ms, p99 ${s.p99Ms.toFixed(0)} ms`);
+  }
+  const peakRssMb = peakRss(child.pid!);
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  return { coldStartMs, peakRssMb, scenarios };
+}
+
+function listeningPort(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.includes('"Listening"')) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+}
+
+/** Peak resident set size of a process (VmHWM), in MB. */
+function peakRss(pid: number): number {
+  try {
+    const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
+    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function summarise(batch: number, concurrency: number, load: LoadResult): Scenario {
+  const sorted = [...load.latenciesMs].sort((a, b) => a - b);
+  const mean = (values: number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0);
+  const batchSizes = load.stages.flatMap((s) => s.batchSizes);
+  return {
+    batch,
+    concurrency,
+    imagesPerSecond: load.images / load.seconds,
+    p50Ms: percentile(sorted, 50),
+    p95Ms: percentile(sorted, 95),
+    p99Ms: percentile(sorted, 99),
+    errors: load.errors,
+    stages: {
+      downloadMsPerImage: mean(load.stages.map((s) => s.downloadMs / batch)),
+      decodeMsPerImage: mean(load.stages.map((s) => s.decodeMs / batch)),
+      queueMs: mean(load.stages.map((s) => s.queueMs)),
+      inferenceMs: mean(load.stages.map((s) => s.inferenceMs)),
+      meanBatchSize: mean(batchSizes),
+    },
+  };
+}
+
+function targets(decodeRate: number, engines: EngineResult[]) {
+  const at8 = (engine: string) => engines.find((e) => e.engine === engine)?.scenarios.filter((s) => s.concurrency === 8) ?? [];
+  const best = (engine: string) => Math.max(...at8(engine).map((s) => s.imagesPerSecond));
+  const onnx = engines.find((e) => e.engine === 'onnx')!;
+  const bound = 1 / (1 / decodeRate + 1 / onnx.engineRate);
+  const onnxBest = best('onnx');
+  const wasmBest = best('tfjs-wasm');
+  const tails = at8('onnx').map((s) => s.p99Ms / s.p50Ms);
+  return [
+    { target: 'onnx end-to-end at concurrency 8 >= 0.8 x pipeline bound', value: `${onnxBest.toFixed(0)} images/s = ${(onnxBest / bound).toFixed(2)} x ${bound.toFixed(0)}`, met: onnxBest >= 0.8 * bound },
+    { target: 'onnx end-to-end >= 4 x tfjs-wasm end-to-end (concurrency 8)', value: `${(onnxBest / wasmBest).toFixed(1)} x`, met: onnxBest >= 4 * wasmBest },
+    { target: 'p99 <= 2 x p50 at concurrency 8 (onnx)', value: tails.map((t) => `${t.toFixed(2)} x`).join(', '), met: tails.every((t) => t <= 2) },
+    { target: 'cold start <= 1.0 s with onnx', value: `${(onnx.coldStartMs / 1000).toFixed(2)} s`, met: onnx.coldStartMs <= 1000 },
+    { target: 'peak RSS <= 600 MB', value: engines.map((e) => `${e.engine} ${e.peakRssMb.toFixed(0)} MB`).join(', '), met: engines.every((e) => e.peakRssMb <= 600) },
+  ];
+}
+
+function toMarkdown(results: { date: string; machine: Record<string, unknown>; settings: Record<string, unknown>; decodeRate: number; engines: EngineResult[]; targets: Array<{ target: string; value: string; met: boolean }> }): string {
+  const { machine, settings } = results;
+  const lines = [
+    `Run ${results.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node} (${machine.platform}); ${settings.workers} workers x ${settings.engineThreads} engine thread(s), batches up to ${settings.maxBatchSize} within ${settings.maxBatchDelayMs} ms; ${settings.secondsPerScenario} s per row. Requests carry the ten fixtures in base64 (JPEG and BMP, 105 KB to 1.4 MB).`,
+    '',
+    '| Engine | Images per request | Clients | Images/s | p50 ms | p95 ms | p99 ms | Errors | Decode ms/image | Queue ms | Inference ms | Mean batch |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
+    ...results.engines.flatMap((e) =>
+      e.scenarios.map((s) => {
+        const errors = Object.entries(s.errors).map(([code, n]) => `${code} ${n}`).join(', ') || '0';
+        return `| ${e.engine} | ${s.batch} | ${s.concurrency} | ${s.imagesPerSecond.toFixed(0)} | ${s.p50Ms.toFixed(0)} | ${s.p95Ms.toFixed(0)} | ${s.p99Ms.toFixed(0)} | ${errors} | ${s.stages.decodeMsPerImage.toFixed(1)} | ${s.stages.queueMs.toFixed(1)} | ${s.stages.inferenceMs.toFixed(1)} | ${s.stages.meanBatchSize.toFixed(1)} |`;
+      }),
+    ),
+    '',
+    '| Engine | Engine only (images/s) | Cold start | Peak RSS |',
+    '| --- | ---: | ---: | ---: |',
+    ...results.engines.map((e) => `| ${e.engine} | ${e.engineRate.toFixed(0)} | ${(e.coldStartMs / 1000).toFixed(2)} s | ${e.peakRssMb.toFixed(0)} MB |`),
+    '',
+    `Decoding alone (base64 to 224x224 RGB): ${results.decodeRate.toFixed(0)} images/s.`,
+    '',
+    '| Target | Measured | Met |',
+    '| --- | --- | --- |',
+    ...results.targets.map((t) => `| ${t.target} | ${t.value} | ${t.met ? 'yes' : 'no'} |`),
+  ];
+  return lines.join('\n');
+}
+
+await main();
+process.exit(0);
