@@ -10,6 +10,7 @@ export const REQUEST_ERRORS = {
   REQUEST_MALFORMED: { status: 400, message: 'The request could not be read.' },
   IMAGES_REJECTED: { status: 400, message: 'One or more images could not be processed.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not take this method; see the Allow header.' },
   REQUEST_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   REQUEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be JSON (Content-Type: application/json).' },
   REQUEST_INVALID: { status: 422, message: 'The request does not match the schema.' },
@@ -64,6 +65,8 @@ interface ServiceErrorOptions {
   cause?: unknown;
   /** Seconds a client should wait before retrying (503s); sent as Retry-After. */
   retryAfterSeconds?: number;
+  /** The methods the route takes (405s); sent as Allow. */
+  allow?: string[];
 }
 
 /** An error answered to the client as is: its message and entries must never carry internals. */
@@ -72,6 +75,7 @@ export class ServiceError extends Error {
   readonly statusCode: number;
   readonly errors: ErrorEntry[] | undefined;
   readonly retryAfterSeconds: number | undefined;
+  readonly allow: string[] | undefined;
 
   constructor(
     readonly code: RequestErrorCode,
@@ -82,6 +86,7 @@ export class ServiceError extends Error {
     this.statusCode = REQUEST_ERRORS[code].status;
     this.errors = options.errors;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.allow = options.allow;
   }
 }
 
@@ -123,5 +128,6 @@ export function toErrorResponse(error: unknown): { statusCode: number; body: Err
   if (error.errors?.length) body.errors = error.errors;
   const headers: Record<string, string> = {};
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  if (error.allow) headers.allow = error.allow.join(', ');
   return { statusCode: error.statusCode, body, headers };
 }

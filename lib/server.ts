@@ -14,6 +14,7 @@ import type { ImageRetriever } from './images/retrieve.ts';
 import type { Logger } from './logger.ts';
 import type { Classifier } from './model/classifier.ts';
 import { bodyTooLarge, isJsonContentType, parseJsonBody, readBody } from './request-body.ts';
+import { COMMON_SECURITY_HEADERS, JSON_SECURITY_HEADERS, docsContentSecurityPolicy } from './security-headers.ts';
 import { errorBodySchema, healthSchema, modelInfoSchema, predictResponseSchema, readinessSchema } from './schemas.ts';
 import { predict } from './service.ts';
 import { type StageTimings, roundTimings, serverTimingHeader } from './timings.ts';
@@ -43,6 +44,7 @@ declare module 'fastify' {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 const RETRY_AFTER_NOT_READY_SECONDS = 1;
 
 // Fastify's own client errors, translated into the API's codes (a body over the limit, refused by
@@ -85,11 +87,17 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
     request.logger = logger.createChild({ persistentKeys: { request_id: request.id } });
     reply.header('x-request-id', request.id);
     if (closing) throw new ServiceError('SERVICE_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
+    // Unknown route or method: answered here, before Fastify looks at (or waits for) a body.
+    if (request.is404) throw routeMissing(request.url);
   });
   // While draining, close each keep-alive connection after its response, or idle sockets would keep
   // the server open until their timeout.
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
+    const isJson = String(reply.getHeader('content-type') ?? '').startsWith('application/json');
+    for (const [name, value] of Object.entries(isJson ? JSON_SECURITY_HEADERS : COMMON_SECURITY_HEADERS)) {
+      if (!reply.hasHeader(name)) reply.header(name, value);
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     request.logger.info('Request completed', {
@@ -112,7 +120,12 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   });
   app.setValidatorCompiler(({ schema }) => validatorFor(schema));
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error));
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new ServiceError('ROUTE_NOT_FOUND')));
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, routeMissing(request.url)));
+  const routeMissing = (requestUrl: string): ServiceError => {
+    const url = requestUrl.split('?')[0] ?? '/';
+    const allow = HTTP_METHODS.filter((method) => app.hasRoute({ method, url }));
+    return allow.length ? new ServiceError('METHOD_NOT_ALLOWED', undefined, { allow }) : new ServiceError('ROUTE_NOT_FOUND');
+  };
 
   await app.register(swagger, {
     openapi: {
@@ -124,7 +137,12 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { validatorUrl: null },
+    staticCSP: true,
+    transformStaticCSP: docsContentSecurityPolicy,
+  });
 
   const errorResponses = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
   const requireClassifier = (): Classifier => {
@@ -196,12 +214,17 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   };
 }
 
-/** Fastify's errors in the API's terms; anything unknown stays as is and becomes a 500. */
+/**
+ * Fastify's errors in the API's terms. Its other client errors (4xx) are malformed requests;
+ * anything else stays as is and becomes a 500.
+ */
 function translate(error: unknown): unknown {
   if (error instanceof ServiceError) return error;
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation) return requestInvalid(fastifyError.validation as Parameters<typeof requestInvalid>[0]);
   const code = fastifyError.code && FASTIFY_ERRORS[fastifyError.code];
   if (code) return new ServiceError(code, undefined, { cause: error });
+  const status = fastifyError.statusCode ?? 500;
+  if (fastifyError.code?.startsWith('FST_') && status >= 400 && status < 500) return new ServiceError('REQUEST_MALFORMED', undefined, { cause: error });
   return error;
 }

@@ -4,9 +4,8 @@
  * predict function, which holds the model.)
  */
 import type { Logger } from '../logger.ts';
-import { ServiceError } from '../errors.ts';
 import { type HttpResponse, errorResponse, jsonResponse, readHttpEvent } from './http-event.ts';
-import type { LambdaHandler } from './predict-function.ts';
+import { type LambdaHandler, routeMissing } from './predict-function.ts';
 
 export function createHealthHandler(logger: Logger): LambdaHandler {
   return async (event, context) => {
@@ -15,7 +14,7 @@ export function createHealthHandler(logger: Logger): LambdaHandler {
     logger.setCorrelationId(request.requestId ?? context.awsRequestId);
     let response: HttpResponse;
     if (request.method === 'GET' && request.path === '/health') response = jsonResponse(200, { message: 'OK' });
-    else response = errorResponse(new ServiceError('ROUTE_NOT_FOUND')).response;
+    else response = errorResponse(routeMissing(['GET /health'], request)).response;
     logger.info('Request completed', { method: request.method, path: request.path, status: response.statusCode });
     return response;
   };

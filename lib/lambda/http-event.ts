@@ -4,6 +4,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
 import { type ErrorBody, toErrorResponse } from '../errors.ts';
+import { JSON_SECURITY_HEADERS } from '../security-headers.ts';
 
 export type HttpEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
 
@@ -34,7 +35,7 @@ export function readHttpEvent(event: HttpEvent): HttpRequest {
 }
 
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
-  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body), isBase64Encoded: false };
+  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...JSON_SECURITY_HEADERS, ...headers }, body: JSON.stringify(body), isBase64Encoded: false };
 }
 
 /** The response for any thrown value, as the HTTP server gives it; also returns the error body for logs and metrics. */

@@ -61,7 +61,7 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
     let errorCode: string | undefined;
     try {
       const route = routes[`${request.method} ${request.path}`];
-      if (!route) throw new ServiceError('ROUTE_NOT_FOUND');
+      if (!route) throw routeMissing(Object.keys(routes), request);
       result = await route(request);
       response = jsonResponse(200, result.body, result.timings ? { 'server-timing': serverTimingHeader(result.timings) } : {});
     } catch (error) {
@@ -84,6 +84,13 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
     });
     return response;
   };
+}
+
+/** 405 with Allow when the path exists under other methods, else 404, as the HTTP server answers. */
+export function routeMissing(routeKeys: string[], request: HttpRequest): ServiceError {
+  const allow = routeKeys.filter((key) => key.endsWith(` ${request.path}`)).map((key) => key.split(' ')[0]!);
+  if (allow.includes('GET')) allow.push('HEAD');
+  return allow.length ? new ServiceError('METHOD_NOT_ALLOWED', undefined, { allow }) : new ServiceError('ROUTE_NOT_FOUND');
 }
 
 function recordMetrics(metrics: Metrics, timings: StageTimings | undefined): void {
