@@ -36,6 +36,8 @@ export interface Classifier {
   readonly labels: ReadonlyArray<Label>;
   /** Class probabilities for each image, given as RGB pixels at the model's input size. */
   classify(images: ReadonlyArray<Uint8Array>): Promise<ClassifyResult>;
+  /** Live TF.js tensors (all workers), undefined for engines that do not count them. */
+  tensors(): Promise<number | undefined>;
   dispose(): Promise<void>;
 }
 
@@ -98,6 +100,7 @@ export async function loadClassifier(options: ClassifierOptions, logger: Logger)
       const { outputs, batchSizes, queueMs, inferenceMs } = await batcher.submit([...images]);
       return { probabilities: outputs, batchSizes, queueMs, inferenceMs };
     },
+    tensors: () => runner.tensors(),
     dispose: () => runner.dispose(),
   };
 }
@@ -105,6 +108,7 @@ export async function loadClassifier(options: ClassifierOptions, logger: Logger)
 interface Runner extends BatchRunner<Uint8Array, Float32Array> {
   engine: Pick<Engine, 'name' | 'input' | 'classes' | 'details'>;
   onCapacity(listener: () => void): void;
+  tensors(): Promise<number | undefined>;
   dispose(): Promise<void>;
 }
 
@@ -126,6 +130,7 @@ function engineRunner(engine: Engine): Runner {
       }
     },
     onCapacity() {},
+    tensors: async () => engine.tensors?.(),
     dispose: () => engine.dispose(),
   };
 }

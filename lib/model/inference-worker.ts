@@ -18,12 +18,13 @@ export interface WorkerOptions {
   serviceName: string;
 }
 
-export type ToWorker = { type: 'run'; id: number; pixels: ArrayBuffer; count: number };
+export type ToWorker = { type: 'run'; id: number; pixels: ArrayBuffer; count: number } | { type: 'stats'; id: number };
 
 export type FromWorker =
   | { type: 'ready'; engine: { name: string; input: { width: number; height: number; channels: number }; classes: number; details: Record<string, unknown> } }
   | { type: 'result'; id: number; probabilities: ArrayBuffer; runMs: number }
-  | { type: 'error'; id: number; message: string };
+  | { type: 'error'; id: number; message: string }
+  | { type: 'stats'; id: number; tensors: number | undefined };
 
 const options = workerData as WorkerOptions;
 const port = parentPort!;
@@ -31,6 +32,10 @@ const engine = await loadEngine(options.engine, await readModelFolder(options.mo
 const imageSize = engine.input.width * engine.input.height * engine.input.channels;
 
 port.on('message', async (message: ToWorker) => {
+  if (message.type === 'stats') {
+    port.postMessage({ type: 'stats', id: message.id, tensors: engine.tensors?.() } satisfies FromWorker);
+    return;
+  }
   const started = performance.now();
   try {
     const pixels = new Uint8Array(message.pixels);

@@ -17,6 +17,8 @@ export interface WorkerPool extends BatchRunner<Uint8Array, Float32Array> {
   readonly workers: ReadonlyArray<Worker>;
   /** Called whenever a worker becomes free to take a batch. */
   onCapacity(listener: () => void): void;
+  /** Live tensors summed over the workers (TF.js engines), undefined for engines that do not count. */
+  tensors(): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ interface Slot {
   worker: Worker;
   ready: boolean;
   job: Job | undefined;
+  statsRequests: Map<number, (tensors: number | undefined) => void>;
 }
 
 const RESTART_DELAY_MS = 1000;
@@ -66,7 +69,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
 
   const start = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const slot: Slot = { worker: spawnWorker(options.worker), ready: false, job: undefined };
+      const slot: Slot = { worker: spawnWorker(options.worker), ready: false, job: undefined, statsRequests: new Map() };
       slots.push(slot);
       slot.worker.on('message', (message: FromWorker) => {
         if (message.type === 'ready') {
@@ -74,6 +77,11 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
           engine ??= message.engine;
           resolve();
           notify();
+          return;
+        }
+        if (message.type === 'stats') {
+          slot.statsRequests.get(message.id)?.(message.tensors);
+          slot.statsRequests.delete(message.id);
           return;
         }
         const job = slot.job;
@@ -134,6 +142,18 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     },
     onCapacity(listener) {
       listeners.push(listener);
+    },
+    async tensors() {
+      const counts = await Promise.all(
+        slots.map((slot) => {
+          const id = nextJobId++;
+          return new Promise<number | undefined>((resolve) => {
+            slot.statsRequests.set(id, resolve);
+            slot.worker.postMessage({ type: 'stats', id } satisfies ToWorker);
+          });
+        }),
+      );
+      return counts.some((count) => count === undefined) ? undefined : counts.reduce<number>((sum, count) => sum + (count ?? 0), 0);
     },
     async close() {
       closing = true;

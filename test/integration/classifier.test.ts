@@ -116,10 +116,12 @@ describe('classifier', () => {
       });
     }
 
-    test('tfjs leaves no tensors behind', async () => {
+    test('tfjs leaves no tensors behind, and says so through tensors()', async () => {
       const before = tf.memory().numTensors;
+      assert.equal(await wasm.tensors(), before);
       await wasm.classify([pixels.get('cat.bmp')!, pixels.get('owl.jpg')!]);
       assert.equal(tf.memory().numTensors, before);
+      assert.equal(await wasm.tensors(), before);
     });
   });
 

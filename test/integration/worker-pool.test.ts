@@ -37,6 +37,10 @@ describe('inference on worker threads', () => {
       });
     });
 
+    test('counts no TF.js tensors for onnx', async () => {
+      assert.equal(await pooled.tensors(), undefined);
+    });
+
     test('reports queue and inference time', async () => {
       const result = await pooled.classify([cat, owl, cat]);
       assert.ok(result.inferenceMs > 0);
@@ -55,8 +59,10 @@ describe('inference on worker threads', () => {
         if (running) setImmediate(spin);
       };
       setImmediate(spin);
+      const tensorsBefore = await slow.tensors();
       await slow.classify([cat, owl]);
       running = false;
+      assert.equal(await slow.tensors(), tensorsBefore, 'no tensor left behind in the worker');
       // On a blocked event loop no tick would run until the batch ends; each one here is a turn of the loop.
       assert.ok(ticks > 100, `${ticks} event-loop turns while the model ran`);
     } finally {

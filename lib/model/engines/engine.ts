@@ -23,6 +23,8 @@ export interface Engine {
   readonly details: Record<string, string | number | boolean>;
   /** Class probabilities, `count * classes` values, for `count` images packed NHWC in `batch`. */
   run(batch: Float32Array, count: number): Promise<Float32Array>;
+  /** Live tensors, for engines that count them (TF.js); a leak shows as a growing number. */
+  tensors?(): number;
   dispose(): Promise<void>;
 }
 

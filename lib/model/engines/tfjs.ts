@@ -41,6 +41,7 @@ export async function loadTfjsEngine(name: TfjsEngineName, modelJsonPath: string
     classes,
     details: { backend: tf.getBackend(), ...(name === 'tfjs-wasm' && { simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') }) },
     run,
+    tensors: () => tf.memory().numTensors,
     async dispose() {
       model.dispose();
     },
