@@ -4,7 +4,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { CONFIG_SCHEMA } from '../lib/config.ts';
+import { CONFIG_SCHEMA, type SettingName } from '../lib/config.ts';
 import { ENTRY_ERRORS, REQUEST_ERRORS } from '../lib/errors.ts';
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
@@ -34,7 +34,36 @@ export function errorTables(): string {
   ].join('\n');
 }
 
-export const SECTIONS = { 'config-table': configTable, 'error-tables': errorTables } as const;
+/** Every limit: what it bounds, the setting (or the fixed value), and what going over it answers. */
+const LIMITS: Array<[string, SettingName | string, string]> = [
+  ['Request body', 'MAX_BODY_BYTES', '413 `REQUEST_BODY_TOO_LARGE`, from Content-Length before reading'],
+  ['Images per request', 'MAX_IMAGES_PER_REQUEST', '422 `REQUEST_TOO_MANY_IMAGES`'],
+  ['`top_k`', '1 to 10', '422 `REQUEST_INVALID`'],
+  ['URL length', '8192 characters', '422 `REQUEST_INVALID`'],
+  ['URL schemes', 'http, https', '400 `URL_SCHEME_UNSUPPORTED`'],
+  ['Addresses a URL may reach', 'ALLOW_PRIVATE_URLS', '400 `URL_FORBIDDEN` (loopback, private, link-local, CGNAT, multicast, reserved; every redirect, at connect time)'],
+  ['Redirects per download', 'MAX_REDIRECTS', '400 `DOWNLOAD_TOO_MANY_REDIRECTS`'],
+  ['Time per download (seconds)', 'TIMEOUT', '400 `DOWNLOAD_TIMEOUT`'],
+  ['Downloads at once, per request', 'THREAD_COUNT', 'the others wait their turn'],
+  ['Bytes per image', 'MAX_IMAGE_BYTES', '400 `IMAGE_TOO_LARGE`, from Content-Length or while streaming; from the base64 length'],
+  ['Pixels per image', 'MAX_IMAGE_PIXELS', '400 `IMAGE_TOO_MANY_PIXELS`, from the header, before decoding'],
+  ['Image formats', 'JPEG, PNG, WebP, GIF, TIFF, AVIF, BMP', '400 `IMAGE_UNSUPPORTED_FORMAT` (SVG, HEIC, PDF, ...) or `IMAGE_UNRECOGNIZED`'],
+  ['Images in the server at once', 'MAX_QUEUE_IMAGES', '503 `SERVICE_OVERLOADED` with `Retry-After: 1`'],
+  ['Wait for the model', 'QUEUE_TIMEOUT_MS', '503 `SERVICE_OVERLOADED` with `Retry-After: 1`'],
+  ['Time one batch may run', 'INFERENCE_TIMEOUT_MS', '503 `SERVICE_INFERENCE_FAILED`; the worker is replaced'],
+  ['Draining on SIGTERM/SIGINT', 'DRAIN_TIMEOUT_MS', 'the process exits with code 1 instead of 0'],
+];
+
+export function limitsTable(): string {
+  const rows = LIMITS.map(([what, limit, answer]) => {
+    const setting = (CONFIG_SCHEMA as Record<string, { default: unknown }>)[limit];
+    const value = setting ? `\`${limit}\` = \`${formatDefault(setting.default)}\`` : limit;
+    return `| ${what} | ${value} | ${answer} |`;
+  });
+  return ['| Limit | Setting and default | Over it |', '| --- | --- | --- |', ...rows].join('\n');
+}
+
+export const SECTIONS = { 'config-table': configTable, 'error-tables': errorTables, 'limits-table': limitsTable } as const;
 
 /** README with every generated section replaced by its current content. */
 export function withGeneratedSections(readme: string): string {

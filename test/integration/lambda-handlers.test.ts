@@ -67,6 +67,8 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       assert.equal(status, 200);
       assert.equal(body.images[0].category, expected['owl.jpg']!.top1.wnid);
       assert.match(headers['server-timing']!, /inference;dur=/);
+      assert.equal(headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
+      assert.equal(headers['x-content-type-options'], 'nosniff');
     });
 
     test('decodes a base64-encoded body (isBase64Encoded)', async () => {
@@ -130,10 +132,12 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       });
     }
 
-    test('an unknown route', async () => {
-      const fromServer = await fetch(`${server.baseUrl}/v2/predict`).then(async (r) => ({ status: r.status, body: await r.json() }));
-      const fromLambda = await invoke(httpApiEvent('GET', '/v2/predict'));
-      assert.deepEqual({ status: fromLambda.status, body: fromLambda.body }, fromServer);
+    test('an unknown route, and a known route with another method', async () => {
+      for (const [method, path] of [['GET', '/v2/predict'], ['GET', '/v1/predict'], ['DELETE', '/v1/models']] as const) {
+        const fromServer = await fetch(`${server.baseUrl}${path}`, { method }).then(async (r) => ({ status: r.status, body: await r.json(), allow: r.headers.get('allow') ?? undefined }));
+        const fromLambda = await invoke(httpApiEvent(method, path));
+        assert.deepEqual({ status: fromLambda.status, body: fromLambda.body, allow: fromLambda.headers.allow }, fromServer);
+      }
     });
 
     test('an unexpected fault (injected: a classifier that throws)', async () => {
@@ -200,9 +204,11 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       }
     });
 
-    test('answers other routes with 404 ROUTE_NOT_FOUND', async () => {
-      const result = await health(httpApiEvent('POST', '/health'), lambdaContext('health'));
-      assert.deepEqual([result.statusCode, JSON.parse(result.body).code], [404, 'ROUTE_NOT_FOUND']);
+    test('answers other methods with 405 and Allow, and other routes with 404, as the server does', async () => {
+      const post = await health(httpApiEvent('POST', '/health'), lambdaContext('health'));
+      assert.deepEqual([post.statusCode, JSON.parse(post.body).code, post.headers.allow], [405, 'METHOD_NOT_ALLOWED', 'GET, HEAD']);
+      const other = await health(httpApiEvent('GET', '/status'), lambdaContext('health'));
+      assert.deepEqual([other.statusCode, JSON.parse(other.body).code], [404, 'ROUTE_NOT_FOUND']);
     });
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
+import { connect } from 'node:net';
 import { readFixture } from '../helpers/fixtures.ts';
 import { type TestServer, startHttpServer } from '../helpers/http-server.ts';
 import { ROOT, spawnServer, waitUntilReady } from '../helpers/process.ts';
@@ -11,7 +12,9 @@ describe('server process', () => {
   before(async () => {
     const owl = await readFixture('owl.jpg');
     // Answers after 800 ms, so a request is surely in flight when the signal arrives.
-    slowImages = await startHttpServer((_req, res) => void setTimeout(() => res.end(owl), 800));
+    slowImages = await startHttpServer((req, res) => {
+      if (req.url !== '/never') setTimeout(() => res.end(owl), 800);
+    });
   });
   after(() => slowImages.close());
 
@@ -35,6 +38,45 @@ describe('server process', () => {
       assert.ok(server.logs.some((line) => (line as { message?: string }).message === 'Stopped'));
     });
   }
+
+  test('on SIGTERM under load, every accepted request completes, later ones are refused, and it exits 0 within DRAIN_TIMEOUT_MS', async () => {
+    const server = await spawnServer({ ALLOW_PRIVATE_URLS: 'true', DRAIN_TIMEOUT_MS: '5000' });
+    await waitUntilReady(server.baseUrl);
+    const body = JSON.stringify({ images: [{ url: slowImages.url('/owl.jpg') }] });
+    const accepted = Array.from({ length: 8 }, () => fetch(`${server.baseUrl}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
+    // A keep-alive connection busy when the signal arrives is closed after its response, so a
+    // request pipelined behind it is left unprocessed, for the client to send elsewhere.
+    const socket = connect(Number(new URL(server.baseUrl).port), '127.0.0.1');
+    let pipelined = '';
+    socket.on('data', (chunk) => (pipelined += chunk));
+    const socketClosed = once(socket, 'close');
+    socket.write(`POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const signalledAt = performance.now();
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    await assert.rejects(fetch(`${server.baseUrl}/health`), /fetch failed/, 'new connections are refused');
+    for (const response of await Promise.all(accepted)) assert.equal(response.status, 200);
+    await socketClosed;
+    const answers = pipelined.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(answers.length, 1);
+    assert.match(answers[0]!, /^HTTP\/1\.1 200/);
+    assert.match(answers[0]!, /\r\nconnection: close\r\n/i);
+    assert.equal(await server.exited, 0);
+    assert.ok(performance.now() - signalledAt < 5000, 'exited before the drain timeout');
+  });
+
+  test('when requests outlast DRAIN_TIMEOUT_MS, it exits anyway, with code 1 and a log line', async () => {
+    const server = await spawnServer({ ALLOW_PRIVATE_URLS: 'true', DRAIN_TIMEOUT_MS: '300', TIMEOUT: '30' });
+    await waitUntilReady(server.baseUrl);
+    const stuck = fetch(`${server.baseUrl}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [{ url: slowImages.url('/never') }] }) }).catch(() => 'reset');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exited, 1);
+    assert.equal(await stuck, 'reset');
+    assert.ok(server.logs.some((line) => /after the drain timeout/.test((line as { message?: string }).message ?? '')));
+  });
 
   test('logs JSON lines with the request id of each request', async () => {
     const server = await spawnServer({});

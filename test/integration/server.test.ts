@@ -130,6 +130,26 @@ describe('HTTP server', () => {
       assert.match(await response.text(), /swagger-ui/i);
     });
 
+    test('sends security headers for a JSON API on answers and errors alike', async () => {
+      for (const response of [await fetch(`${app.baseUrl}/health`), await fetch(`${app.baseUrl}/nope`), await fetch(`${app.baseUrl}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' })]) {
+        assert.equal(response.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'");
+        assert.equal(response.headers.get('cache-control'), 'no-store');
+        assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+        assert.equal(response.headers.get('x-frame-options'), 'DENY');
+        assert.equal(response.headers.get('referrer-policy'), 'no-referrer');
+      }
+    });
+
+    test('gives the docs page a policy for its own scripts and styles, with nothing from elsewhere', async () => {
+      const response = await fetch(`${app.baseUrl}/docs/static/index.html`);
+      assert.equal(response.status, 200);
+      const policy = response.headers.get('content-security-policy') ?? '';
+      assert.match(policy, /script-src 'self'/);
+      assert.match(policy, /object-src 'none'/);
+      assert.doesNotMatch(policy, /validator\.swagger\.io|upgrade-insecure-requests|https:\/\//);
+      assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+    });
+
     test('echoes a caller request id, and makes one up otherwise', async () => {
       const given = await fetch(`${app.baseUrl}/health`, { headers: { 'x-request-id': 'trace-123' } });
       assert.equal(given.headers.get('x-request-id'), 'trace-123');
@@ -274,33 +294,65 @@ describe('HTTP server', () => {
     });
   });
 
-  describe('backpressure (MAX_QUEUE_IMAGES=2)', () => {
+  describe('overload (MAX_QUEUE_IMAGES=8)', () => {
     let small: RunningApp;
     let slowImages: TestServer;
     before(async () => {
       const owl = await readFixture('owl.jpg');
       slowImages = await startHttpServer((_req, res) => void setTimeout(() => res.end(owl), 500));
-      small = await startApp({ env: { ALLOW_PRIVATE_URLS: 'true', MAX_QUEUE_IMAGES: '2', MAX_IMAGES_PER_REQUEST: '2' } });
+      small = await startApp({ env: { ALLOW_PRIVATE_URLS: 'true', MAX_QUEUE_IMAGES: '8', MAX_IMAGES_PER_REQUEST: '8' } });
     });
     after(async () => {
       await small.close();
       await slowImages.close();
     });
+    const predictSmall = (images: unknown[]) => post(`${small.baseUrl}/v1/predict`, { images });
 
-    test('refuses a request that would go over with 503 and Retry-After while the others run, then recovers', async () => {
-      const predictSmall = (images: unknown[]) => post(`${small.baseUrl}/v1/predict`, { images });
-      let busyDone = false;
-      const busy = predictSmall([{ url: slowImages.url('/a.jpg') }, { url: slowImages.url('/b.jpg') }]).then((response) => {
-        busyDone = true;
-        return response;
-      });
+    test('refuses what does not fit with 503 and Retry-After while the admitted requests run, then recovers', async () => {
+      const finished: string[] = [];
+      const burst = Array.from({ length: 20 }, (_, i) =>
+        predictSmall([{ url: slowImages.url(`/${i}.jpg`) }]).then((response) => {
+          finished.push(String(response.status));
+          return response;
+        }),
+      );
+      const responses = await Promise.all(burst);
+      const statuses = responses.map((r) => r.status).sort();
+      assert.deepEqual([statuses.filter((s) => s === 200).length, statuses.filter((s) => s === 503).length], [8, 12]);
+      for (const refused of responses.filter((r) => r.status === 503)) {
+        assert.deepEqual([refused.body.code, refused.headers.get('retry-after')], ['SERVICE_OVERLOADED', '1']);
+      }
+      // Every refusal came back before the first admitted request finished.
+      assert.deepEqual(finished.slice(0, 12), Array(12).fill('503'));
+      for (let i = 0; i < 5; i++) assert.equal((await predictSmall([{ data: base64['cat.bmp'] }])).status, 200);
+      assert.equal((await get(`${small.baseUrl}/health/ready`)).status, 200);
+    });
+
+    test('refuses one request larger than the free room, and admits it once there is room', async () => {
+      const busy = predictSmall(Array.from({ length: 6 }, (_, i) => ({ url: slowImages.url(`/b${i}.jpg`) })));
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const refused = await predictSmall([{ data: base64['cat.bmp'] }]);
-      assert.deepEqual([refused.status, refused.body.code, refused.headers.get('retry-after')], [503, 'SERVICE_OVERLOADED', '1']);
-      assert.equal(busyDone, false, 'refused while the admitted request was still running');
+      const tooBig = await predictSmall(Array.from({ length: 3 }, () => ({ data: base64['cat.bmp'] })));
+      assert.equal(tooBig.status, 503);
       assert.equal((await busy).status, 200);
-      const after = await predictSmall([{ data: base64['cat.bmp'] }]);
-      assert.equal(after.status, 200);
+      assert.equal((await predictSmall(Array.from({ length: 3 }, () => ({ data: base64['cat.bmp'] })))).status, 200);
+    });
+  });
+
+  describe('shutting down', () => {
+    test('a request that reaches a closing server gets 503 SERVICE_SHUTTING_DOWN, while the one in flight completes', async () => {
+      const closing = await startApp({ env: { ALLOW_PRIVATE_URLS: 'true' } });
+      const slowImages = await startHttpServer(async (_req, res) => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        res.end(await readFixture('owl.jpg'));
+      });
+      const inFlight = post(`${closing.baseUrl}/v1/predict`, { images: [{ url: slowImages.url('/owl.jpg') }] });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const closed = closing.close();
+      const late = await closing.server.app.inject({ method: 'GET', url: '/health' });
+      assert.deepEqual([late.statusCode, late.json().code, late.headers['retry-after']], [503, 'SERVICE_SHUTTING_DOWN', '1']);
+      assert.equal((await inFlight).status, 200);
+      await closed;
+      await slowImages.close();
     });
   });
 

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import { isPublicAddress } from '../../lib/images/address-policy.ts';
+import type { LookupFunction } from '../../lib/images/download.ts';
+import { type JsonResponse, type RunningApp, post, startApp } from '../helpers/app.ts';
+import { writeBmp } from '../helpers/bmp-writer.ts';
+import { readFixture } from '../helpers/fixtures.ts';
+import { type TestServer, startHttpServer } from '../helpers/http-server.ts';
+
+// The SSRF guard is on with one change for the test: 127.0.0.2, where the hostile download server
+// listens, counts as public. Names resolve through the test's table; everything else is real.
+const NAMES: Record<string, string> = {
+  'internal.example': '10.0.0.5',
+  'metadata.example': '169.254.169.254',
+  'loopback6.example': '::1',
+  'mapped.example': '::ffff:10.0.0.1',
+  localhost: '127.0.0.1',
+};
+const lookup = ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+  const address = NAMES[hostname] ?? '127.0.0.2';
+  const family = address.includes(':') ? 6 : 4;
+  if (options.all) callback(null, [{ address, family }]);
+  else callback(null, address, family);
+}) as unknown as LookupFunction;
+
+/** Responses must never show internals: stack frames, file paths, private addresses. */
+const INTERNALS = /\bat \w+ \(|\/(work|var|home|usr|tmp|app)\/|node_modules|\.ts:\d+|127\.0\.0\.|10\.0\.0\.|169\.254\.|::1|::ffff:/;
+
+describe('hostile input', () => {
+  let app: RunningApp;
+  let hostile: TestServer;
+  let photo: Buffer;
+  const b64 = (bytes: Buffer) => bytes.toString('base64');
+
+  before(async () => {
+    photo = await sharp(await readFixture('owl.jpg')).resize(96, 72).jpeg().toBuffer();
+    const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
+      '/photo.jpg': (_req, res) => res.end(photo),
+      '/trickle': (req, res) => {
+        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': '1000' });
+        const timer = setInterval(() => res.write('x'), 1000);
+        req.on('close', () => clearInterval(timer));
+      },
+      '/endless': (req, res) => {
+        res.writeHead(200, { 'content-type': 'image/jpeg' });
+        const chunk = Buffer.alloc(64 * 1024, 0xff);
+        const pump = () => {
+          while (res.write(chunk));
+        };
+        res.on('drain', pump);
+        req.on('close', () => res.off('drain', pump));
+        pump();
+      },
+      '/wrong-length': (_req, res) => {
+        res.writeHead(200, { 'content-length': '100000' });
+        res.end(photo.subarray(0, 100));
+        res.destroy();
+      },
+      '/loop': (_req, res) => res.writeHead(302, { location: '/loop' }).end(),
+      '/to-metadata': (_req, res) => res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }).end(),
+      '/to-internal-name': (_req, res) => res.writeHead(301, { location: 'http://internal.example/admin' }).end(),
+      '/to-file': (_req, res) => res.writeHead(302, { location: 'file:///etc/passwd' }).end(),
+    };
+    hostile = await startHttpServer((req, res) => {
+      const chain = /^\/chain\/(\d+)$/.exec(req.url ?? '');
+      if (chain) res.writeHead(302, { location: Number(chain[1]) > 0 ? `/chain/${Number(chain[1]) - 1}` : '/photo.jpg' }).end();
+      else (routes[req.url ?? ''] ?? ((_q, r) => r.writeHead(404).end()))(req, res);
+    }, '127.0.0.2');
+    app = await startApp({
+      env: { TIMEOUT: '2', MAX_IMAGE_BYTES: String(2 * 1024 * 1024) },
+      downloaderDeps: { lookup, isAddressAllowed: (address) => address === '127.0.0.2' || isPublicAddress(address) },
+    });
+  });
+  after(async () => {
+    await app.close();
+    await hostile.close();
+  });
+
+  const predict = (body: unknown) => post(`${app.baseUrl}/v1/predict`, body);
+  const url = (path: string) => `http://hostile.example:${hostile.port}${path}`;
+
+  /** The documented answer, nothing internal in it, and the service still ready afterwards. */
+  async function expectRefusal(response: JsonResponse, status: number, code: string, entryCodes?: string[]) {
+    assert.equal(response.status, status, `${response.body.code}: ${response.body.message}`);
+    assert.equal(response.body.code, code);
+    if (entryCodes) assert.deepEqual(response.body.errors.map((e: { code: string }) => e.code), entryCodes);
+    assert.doesNotMatch(JSON.stringify(response.body), INTERNALS);
+    const ready = await fetch(`${app.baseUrl}/health/ready`);
+    assert.equal(ready.status, 200);
+  }
+  const refusesImage = async (image: object, entryCode: string) => expectRefusal(await predict({ images: [image] }), 400, 'IMAGES_REJECTED', [entryCode]);
+
+  describe('downloads', () => {
+    test('a server that trickles one byte a second: DOWNLOAD_TIMEOUT', () => refusesImage({ url: url('/trickle') }, 'DOWNLOAD_TIMEOUT'));
+    test('a body that never ends: IMAGE_TOO_LARGE at MAX_IMAGE_BYTES', () => refusesImage({ url: url('/endless') }, 'IMAGE_TOO_LARGE'));
+    test('a body shorter than its Content-Length: DOWNLOAD_FAILED', () => refusesImage({ url: url('/wrong-length') }, 'DOWNLOAD_FAILED'));
+    test('a redirect loop: DOWNLOAD_TOO_MANY_REDIRECTS', () => refusesImage({ url: url('/loop') }, 'DOWNLOAD_TOO_MANY_REDIRECTS'));
+    test('a chain of 4 redirects: DOWNLOAD_TOO_MANY_REDIRECTS; of 3: the image', async () => {
+      await refusesImage({ url: url('/chain/3') }, 'DOWNLOAD_TOO_MANY_REDIRECTS');
+      assert.equal((await predict({ images: [{ url: url('/chain/2') }] })).status, 200);
+    });
+    test('a redirect to the metadata endpoint 169.254.169.254: URL_FORBIDDEN', () => refusesImage({ url: url('/to-metadata') }, 'URL_FORBIDDEN'));
+    test('a redirect to a name that resolves to a private address: URL_FORBIDDEN', () => refusesImage({ url: url('/to-internal-name') }, 'URL_FORBIDDEN'));
+    test('a redirect to file:: URL_SCHEME_UNSUPPORTED', () => refusesImage({ url: url('/to-file') }, 'URL_SCHEME_UNSUPPORTED'));
+
+    test('IPv6 and IPv4-mapped literals, and other spellings of loopback: URL_FORBIDDEN', async () => {
+      const literals = ['[::1]', '[::ffff:127.0.0.1]', '[::ffff:a9fe:a9fe]', '[fe80::1]', '[fd00::1]', '[::]', '0x7f000001', '017700000001', '127.1', '0'];
+      const response = await predict({ images: literals.map((host) => ({ url: `http://${host}:${hostile.port}/photo.jpg` })) });
+      await expectRefusal(response, 400, 'IMAGES_REJECTED', literals.map(() => 'URL_FORBIDDEN'));
+    });
+
+    test('names that resolve to private, link-local, loopback and mapped addresses: URL_FORBIDDEN', async () => {
+      const names = ['internal.example', 'metadata.example', 'loopback6.example', 'mapped.example', 'localhost'];
+      const response = await predict({ images: names.map((name) => ({ url: `http://${name}/photo.jpg` })) });
+      await expectRefusal(response, 400, 'IMAGES_REJECTED', names.map(() => 'URL_FORBIDDEN'));
+    });
+
+    test('file:, ftp:, data:, gopher: and javascript: URLs: URL_SCHEME_UNSUPPORTED', async () => {
+      const urls = ['file:///etc/passwd', 'ftp://example.com/a.jpg', `data:image/jpeg;base64,${b64(photo)}`, 'gopher://example.com:70/1', 'javascript:alert(1)'];
+      await expectRefusal(await predict({ images: urls.map((u) => ({ url: u })) }), 400, 'IMAGES_REJECTED', urls.map(() => 'URL_SCHEME_UNSUPPORTED'));
+    });
+  });
+
+  describe('base64 and the request body', () => {
+    test('base64 with line breaks and the URL-safe alphabet is accepted', async () => {
+      const wrapped = b64(photo).replace(/.{76}/g, '$&\r\n');
+      const urlSafe = photo.toString('base64url');
+      const response = await predict({ images: [{ data: wrapped }, { data: urlSafe }] });
+      assert.equal(response.status, 200);
+      assert.equal(response.body.images[0].category, response.body.images[1].category);
+    });
+
+    test('padding errors and foreign characters: IMAGE_DATA_INVALID', async () => {
+      const text = b64(photo).replace(/=+$/, '');
+      const response = await predict({ images: [{ data: `${text}===` }, { data: `${text.slice(0, -1)}=A` }, { data: `${text.slice(0, 100)}!${text.slice(100)}` }] });
+      await expectRefusal(response, 400, 'IMAGES_REJECTED', ['IMAGE_DATA_INVALID', 'IMAGE_DATA_INVALID', 'IMAGE_DATA_INVALID']);
+    });
+
+    test('empty strings: 422 naming the field', async () => {
+      for (const image of [{ url: '' }, { data: '' }]) {
+        const response = await predict({ images: [image] });
+        await expectRefusal(response, 422, 'REQUEST_INVALID');
+        assert.match(response.body.errors[0].field, /^images\[0\]\.(url|data)$/);
+      }
+    });
+
+    test('a 10 000-image list: 422 REQUEST_TOO_MANY_IMAGES', async () => {
+      await expectRefusal(await predict({ images: Array.from({ length: 10_000 }, () => ({ url: 'https://example.com/a.jpg' })) }), 422, 'REQUEST_TOO_MANY_IMAGES');
+    });
+
+    test('JSON nested 100 000 deep: 422, not a stack overflow', async () => {
+      const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+      await expectRefusal(await post(`${app.baseUrl}/v1/predict`, `{"images": ${deep}}`), 422, 'REQUEST_INVALID');
+      await expectRefusal(await post(`${app.baseUrl}/v1/predict`, `{"extra": ${deep}}`), 422, 'REQUEST_INVALID');
+    });
+
+    test('a 1 GB Content-Length claim: 413 at once, without waiting for the body', async () => {
+      const port = new URL(app.baseUrl).port;
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.write(`POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${1024 ** 3}\r\n\r\n{"images": [`);
+      const [answer] = await Promise.all([new Promise<string>((resolve) => socket.once('data', (chunk) => resolve(String(chunk))))]);
+      socket.destroy();
+      assert.match(answer, /^HTTP\/1\.1 413/);
+      assert.match(answer, /"code":"REQUEST_BODY_TOO_LARGE"/);
+      assert.equal((await fetch(`${app.baseUrl}/health/ready`)).status, 200);
+    });
+  });
+
+  describe('images', () => {
+    test('PNG and GIF decompression bombs: IMAGE_TOO_MANY_PIXELS', async () => {
+      const png = await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: 'black' } }).png({ compressionLevel: 9 }).toBuffer();
+      const gif = await sharp({ create: { width: 8_000, height: 8_000, channels: 3, background: 'black' } }).gif().toBuffer();
+      const bmpHeader = writeBmp({ width: 2, height: 2, rgb: new Uint8Array(12), bitsPerPixel: 24 });
+      bmpHeader.writeInt32LE(20_000, 18);
+      bmpHeader.writeInt32LE(20_000, 22);
+      const response = await predict({ images: [{ data: b64(png) }, { data: b64(gif) }, { data: b64(bmpHeader) }] });
+      await expectRefusal(response, 400, 'IMAGES_REJECTED', ['IMAGE_TOO_MANY_PIXELS', 'IMAGE_TOO_MANY_PIXELS', 'IMAGE_TOO_MANY_PIXELS']);
+    });
+
+    test('animated GIFs, 16-bit PNGs, CMYK JPEGs and JPEGs with a 60 KB EXIF block are classified', async () => {
+      const base = sharp(photo);
+      const frames = await sharp(Buffer.concat([await base.clone().raw().toBuffer(), await base.clone().negate().raw().toBuffer()]), { raw: { width: 96, height: 144, channels: 3, pageHeight: 72 } as never }).gif({ loop: 0 }).toBuffer();
+      const deep = await base.clone().toColourspace('rgb16').png().toBuffer();
+      const cmyk = await base.clone().toColourspace('cmyk').jpeg().toBuffer();
+      const exif = await base.clone().jpeg().withExif({ IFD0: { ImageDescription: 'x'.repeat(60_000) } }).toBuffer();
+      assert.ok(exif.length > 60_000);
+      const response = await predict({ images: [frames, deep, cmyk, exif].map((bytes) => ({ data: b64(bytes) })) });
+      assert.equal(response.status, 200, JSON.stringify(response.body.errors));
+      assert.equal(response.body.images.length, 4);
+    });
+
+    test('truncated files of every supported format: IMAGE_CORRUPT', async () => {
+      const base = sharp(await readFixture('parrot.jpg')).resize(64, 96);
+      const files = [
+        await base.clone().jpeg().toBuffer(),
+        await base.clone().png().toBuffer(),
+        await base.clone().webp().toBuffer(),
+        await base.clone().gif().toBuffer(),
+        await base.clone().tiff().toBuffer(),
+        await base.clone().avif().toBuffer(),
+        await readFixture('bird.bmp'),
+      ];
+      const response = await predict({ images: files.map((bytes) => ({ data: b64(bytes.subarray(0, Math.floor(bytes.length / 2))) })) });
+      await expectRefusal(response, 400, 'IMAGES_REJECTED', files.map(() => 'IMAGE_CORRUPT'));
+    });
+  });
+
+  test('after all of it, still classifies correctly', async () => {
+    const response = await predict({ images: [{ data: b64(await readFixture('cat.bmp')) }] });
+    assert.equal(response.status, 200);
+    assert.equal(response.body.images[0].name, 'Egyptian_cat');
+  });
+});
