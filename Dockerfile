@@ -20,7 +20,8 @@ RUN npm run typecheck && npm run build
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime-deps
 WORKDIR /app
 # auto: tfjs-node (with libtensorflow) only when the model folder has no model.onnx, ONNX Runtime
-# being the faster engine; true/false force it (tfjs-node has no arm64 build).
+# being the faster engine; true/false force it (tfjs-node has no arm64 build). MODEL_DIR, a folder
+# under models/, is the model the images serve: `docker build --build-arg MODEL_DIR=models/mine .`
 ARG TFJS_NODE=auto
 ARG MODEL_DIR=models/mobilenet_v2
 COPY package.json package-lock.json .npmrc ./
@@ -29,9 +30,10 @@ COPY scripts/install-runtime-deps.sh ./scripts/
 RUN TFJS_NODE="$TFJS_NODE" MODEL_DIR="$MODEL_DIR" sh scripts/install-runtime-deps.sh && npm cache clean --force
 
 FROM public.ecr.aws/lambda/nodejs:${NODE_VERSION} AS lambda
+ARG MODEL_DIR=models/mobilenet_v2
 # glibc: allocations of 4 MiB and more (request bodies) get their own mappings, returned to the
 # system when freed instead of fragmenting the heap (about 120 MB less peak RSS under load).
-ENV NODE_ENV=production MODEL_DIR=models/mobilenet_v2 MALLOC_MMAP_THRESHOLD_=4194304
+ENV NODE_ENV=production MODEL_DIR=${MODEL_DIR} MALLOC_MMAP_THRESHOLD_=4194304
 COPY --from=runtime-deps /app/node_modules ${LAMBDA_TASK_ROOT}/node_modules
 COPY --from=build /app/dist ${LAMBDA_TASK_ROOT}/dist
 COPY package.json ${LAMBDA_TASK_ROOT}/
@@ -41,12 +43,14 @@ CMD ["dist/predict.handler"]
 
 FROM node:${NODE_VERSION}-bookworm-slim AS beanstalk
 WORKDIR /app
+ARG MODEL_DIR=models/mobilenet_v2
 # MALLOC_MMAP_THRESHOLD_: see the lambda stage.
-ENV NODE_ENV=production PORT=8080 MODEL_DIR=models/mobilenet_v2 MALLOC_MMAP_THRESHOLD_=4194304
+ENV NODE_ENV=production PORT=8080 MODEL_DIR=${MODEL_DIR} MALLOC_MMAP_THRESHOLD_=4194304
 COPY --from=runtime-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY models ./models
+COPY public ./public
 # uid 1000 is the image's unprivileged "node" user (numeric, so runtimes can verify it is not root).
 USER 1000
 EXPOSE 8080

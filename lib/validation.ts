@@ -67,5 +67,6 @@ function toEntry(error: ErrorObject): ErrorEntry {
     return withIndex({ field, code: 'IMAGE_SOURCE_INVALID', message: `${field} needs exactly one of url or data.` });
   }
   if (!field) return { code: 'FIELD_INVALID', message: `The request body ${error.message ?? 'is invalid'}.` };
+  if (error.keyword === 'minLength' && error.params.limit === 1) return withIndex({ field, code: 'FIELD_INVALID', message: `${field} must not be empty.` });
   return withIndex({ field, code: 'FIELD_INVALID', message: `${field} ${error.message ?? 'is invalid'}.` });
 }

@@ -8,16 +8,18 @@ import os from 'node:os';
 import type { Config, EngineChoice } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { type BatchPolicy, type BatchRunner, Batcher } from './batcher.ts';
-import type { Engine, InputShape } from './engines/engine.ts';
+import type { Engine } from './engines/engine.ts';
 import { loadEngine } from './engines/load-engine.ts';
-import { toInputBatch } from './input-tensor.ts';
+import type { InputSpec } from './model-spec.ts';
+import { runEngine } from './run-engine.ts';
 import { type Label, ModelFolderError, readModelFolder } from './model-folder.ts';
 import { startWorkerPool } from './worker-pool.ts';
 
 export interface ModelInfo {
   name: string;
   engine: string;
-  input: InputShape;
+  /** The size images are decoded to. */
+  input: Pick<InputSpec, 'width' | 'height' | 'channels'>;
   classes: number;
 }
 
@@ -88,8 +90,9 @@ export async function loadClassifier(options: ClassifierOptions, logger: Logger)
     await runner.dispose();
     throw new ModelFolderError(`The model in ${folder.dir} has ${engine.classes} outputs but its class index has ${folder.labels.length} classes.`);
   }
-  const info: ModelInfo = { name: folder.name, engine: engine.name, input: engine.input, classes: engine.classes };
-  logger.info('Model loaded', { model: info, engine: engine.details, workers: options.workers, batch: options.batch, loadMs: Math.round(performance.now() - started) });
+  const { width, height, channels } = engine.input;
+  const info: ModelInfo = { name: folder.name, engine: engine.name, input: { width, height, channels }, classes: engine.classes };
+  logger.info('Model loaded', { model: info, engine: engine.details, config: folder.config, workers: options.workers, batch: options.batch, loadMs: Math.round(performance.now() - started) });
 
   const batcher = new Batcher(runner, options.batch);
   runner.onCapacity(() => batcher.pump());
@@ -106,7 +109,7 @@ export async function loadClassifier(options: ClassifierOptions, logger: Logger)
 }
 
 interface Runner extends BatchRunner<Uint8Array, Float32Array> {
-  engine: Pick<Engine, 'name' | 'input' | 'classes' | 'details'>;
+  engine: Pick<Engine, 'name' | 'classes' | 'details'> & { input: ModelInfo['input'] };
   onCapacity(listener: () => void): void;
   tensors(): Promise<number | undefined>;
   dispose(): Promise<void>;
@@ -122,7 +125,7 @@ function engineRunner(engine: Engine): Runner {
       busy = true;
       const started = performance.now();
       try {
-        const output = await engine.run(toInputBatch(items, engine.input), items.length);
+        const output = await runEngine(engine, items);
         const outputs = items.map((_, i) => output.subarray(i * engine.classes, (i + 1) * engine.classes));
         return { outputs, runMs: performance.now() - started };
       } finally {

@@ -7,8 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { EngineChoice, LogLevel } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { loadEngine } from './engines/load-engine.ts';
-import { toInputBatch } from './input-tensor.ts';
 import { readModelFolder } from './model-folder.ts';
+import { runEngine } from './run-engine.ts';
 
 export interface WorkerOptions {
   modelDir: string;
@@ -21,7 +21,7 @@ export interface WorkerOptions {
 export type ToWorker = { type: 'run'; id: number; pixels: ArrayBuffer; count: number } | { type: 'stats'; id: number };
 
 export type FromWorker =
-  | { type: 'ready'; engine: { name: string; input: { width: number; height: number; channels: number }; classes: number; details: Record<string, unknown> } }
+  | { type: 'ready'; engine: { name: string; input: { width: number; height: number; channels: 3 }; classes: number; details: Record<string, unknown> } }
   | { type: 'result'; id: number; probabilities: ArrayBuffer; runMs: number }
   | { type: 'error'; id: number; message: string }
   | { type: 'stats'; id: number; tensors: number | undefined };
@@ -40,7 +40,7 @@ port.on('message', async (message: ToWorker) => {
   try {
     const pixels = new Uint8Array(message.pixels);
     const images = Array.from({ length: message.count }, (_, i) => pixels.subarray(i * imageSize, (i + 1) * imageSize));
-    const output = await engine.run(toInputBatch(images, engine.input), message.count);
+    const output = await runEngine(engine, images);
     const probabilities = output.byteOffset === 0 && output.byteLength === output.buffer.byteLength ? output.buffer : output.slice().buffer;
     const reply: FromWorker = { type: 'result', id: message.id, probabilities: probabilities as ArrayBuffer, runMs: performance.now() - started };
     port.postMessage(reply, [probabilities as ArrayBuffer]);
@@ -49,4 +49,5 @@ port.on('message', async (message: ToWorker) => {
   }
 });
 
-port.postMessage({ type: 'ready', engine: { name: engine.name, input: engine.input, classes: engine.classes, details: engine.details } } satisfies FromWorker);
+const { width, height, channels } = engine.input;
+port.postMessage({ type: 'ready', engine: { name: engine.name, input: { width, height, channels }, classes: engine.classes, details: engine.details } } satisfies FromWorker);

@@ -4,6 +4,7 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { MODEL_CONFIG_FILE, type ModelConfig, parseModelConfig } from './model-spec.ts';
 
 export interface Label {
   /** The class id, a WordNet id for ImageNet (`n02124075`). */
@@ -19,6 +20,8 @@ export interface ModelFolder {
   labels: Label[];
   /** Paths of the formats present. */
   files: { tfjsModel?: string; onnxModel?: string };
+  /** Input and output contract: model.config.json, or MobileNetV2's defaults. */
+  config: ModelConfig;
 }
 
 /** A model folder that cannot be served; its message names the file and the problem. */
@@ -38,7 +41,22 @@ export async function readModelFolder(dir: string): Promise<ModelFolder> {
   let classIndex: string | undefined;
   for (const file of CLASS_INDEX_FILES) classIndex ??= await existing(file);
   if (!classIndex) throw new ModelFolderError(`The model folder ${absolute} has no class index (${CLASS_INDEX_FILES.join(' or ')}).`);
-  return { dir: absolute, name: path.basename(absolute), labels: parseClassIndex(await readFile(classIndex, 'utf8'), classIndex), files };
+  const configFile = await existing(MODEL_CONFIG_FILE);
+  return {
+    dir: absolute,
+    name: path.basename(absolute),
+    labels: parseClassIndex(await readFile(classIndex, 'utf8'), classIndex),
+    files,
+    config: configFile ? readConfig(await readFile(configFile, 'utf8'), configFile) : parseModelConfig({}),
+  };
+}
+
+function readConfig(text: string, file: string): ModelConfig {
+  try {
+    return parseModelConfig(JSON.parse(text));
+  } catch (error) {
+    throw new ModelFolderError(`${file} is not usable: ${(error as Error).message}`);
+  }
 }
 
 /** Keras' class index: `{"0": ["n01440764", "tench"], ...}`, keys 0..N-1. */

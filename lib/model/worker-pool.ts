@@ -93,8 +93,9 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         notify();
       });
       slot.worker.on('error', (error) => {
-        logger.error('Inference worker failed', error);
+        // Before it is ready, the error is the start-up's to report (the model folder, usually).
         if (!slot.ready) reject(error);
+        else logger.error('Inference worker failed', error);
       });
       slot.worker.on('exit', (code) => {
         slots.splice(slots.indexOf(slot), 1);

@@ -144,6 +144,7 @@ describe('hostile input', () => {
         const response = await predict({ images: [image] });
         await expectRefusal(response, 422, 'REQUEST_INVALID');
         assert.match(response.body.errors[0].field, /^images\[0\]\.(url|data)$/);
+        assert.match(response.body.message, /^images\[0\]\.(url|data) must not be empty\.$/);
       }
     });
 

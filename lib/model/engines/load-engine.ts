@@ -33,8 +33,8 @@ export async function loadEngine(choice: EngineChoice, folder: ModelFolder, opti
 async function loadNamedEngine(name: EngineName, folder: ModelFolder, options: EngineOptions): Promise<Engine> {
   if (name === 'onnx') {
     if (!folder.files.onnxModel) throw new EngineUnavailableError(`onnx needs a model.onnx in ${folder.dir}.`);
-    return loadOnnxEngine(folder.files.onnxModel, options);
+    return loadOnnxEngine(folder.files.onnxModel, folder.config, options);
   }
   if (!folder.files.tfjsModel) throw new EngineUnavailableError(`${name} needs a TF.js model.json in ${folder.dir}.`);
-  return loadTfjsEngine(name, folder.files.tfjsModel);
+  return loadTfjsEngine(name, folder.files.tfjsModel, folder.config);
 }

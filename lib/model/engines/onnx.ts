@@ -8,14 +8,15 @@
  * memory arena grows with the batch (+20 MB at 2 images, +108 MB at 8) and never shrinks.
  */
 import type * as Ort from 'onnxruntime-node';
-import { type Engine, EngineUnavailableError, type InputShape } from './engine.ts';
+import { type ModelConfig, inputDims, resolveInput } from '../model-spec.ts';
+import { type Engine, EngineUnavailableError } from './engine.ts';
 
 export interface OnnxOptions {
   /** Intra-op threads of the session (the work inside one batch). */
   threads: number;
 }
 
-export async function loadOnnxEngine(modelPath: string, options: OnnxOptions): Promise<Engine> {
+export async function loadOnnxEngine(modelPath: string, config: ModelConfig, options: OnnxOptions): Promise<Engine> {
   let ort: typeof Ort;
   try {
     ort = await import('onnxruntime-node');
@@ -35,20 +36,20 @@ export async function loadOnnxEngine(modelPath: string, options: OnnxOptions): P
   if (!inputName || !outputName || !inputMetadata?.isTensor || !outputMetadata?.isTensor) {
     throw new Error(`${modelPath}: expected one tensor input and one tensor output.`);
   }
-  const input = inputShapeOf(inputMetadata.shape, modelPath);
-  const classes = outputMetadata.shape.at(-1);
-  if (typeof classes !== 'number') throw new Error(`${modelPath}: the model's output has no fixed class dimension.`);
+  const input = resolveInput(inputMetadata.shape, config, modelPath);
 
   const imageSize = input.width * input.height * input.channels;
   const sliceSize = 2 * options.threads;
   const runSlice = async (slice: Float32Array, count: number): Promise<Float32Array> => {
-    const feed = new ort.Tensor('float32', slice, [count, input.height, input.width, input.channels]);
+    const feed = new ort.Tensor('float32', slice, inputDims(input, count));
     try {
       return (await session.run({ [inputName]: feed }))[outputName]!.data as Float32Array;
     } finally {
       feed.dispose();
     }
   };
+  // The warm-up run also tells the number of classes, which an export may leave symbolic.
+  const classes = (await runSlice(new Float32Array(imageSize), 1)).length;
   const run = async (batch: Float32Array, count: number): Promise<Float32Array> => {
     if (count <= sliceSize) return runSlice(batch, count);
     const output = new Float32Array(count * classes);
@@ -58,23 +59,14 @@ export async function loadOnnxEngine(modelPath: string, options: OnnxOptions): P
     }
     return output;
   };
-  await run(new Float32Array(input.width * input.height * input.channels), 1);
 
   return {
     name: 'onnx',
     input,
+    output: config.output,
     classes,
     details: { threads: options.threads, imagesPerRun: sliceSize },
     run,
     dispose: () => session.release(),
   };
-}
-
-/** NHWC input `[batch, height, width, channels]` with fixed spatial dimensions. */
-function inputShapeOf(shape: ReadonlyArray<number | string>, file: string): InputShape {
-  const [, height, width, channels] = shape;
-  if (shape.length !== 4 || typeof height !== 'number' || typeof width !== 'number' || typeof channels !== 'number') {
-    throw new Error(`${file}: expected an image input of shape [batch, height, width, channels], got ${JSON.stringify(shape)}.`);
-  }
-  return { width, height, channels };
 }
