@@ -9,6 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createAdmission } from './admission.ts';
 import type { Config } from './config.ts';
+import { DEMO_PAGE_CSP, loadDemoPage } from './demo-page.ts';
 import { type ErrorBody, type RequestErrorCode, ServiceError, toErrorResponse } from './errors.ts';
 import type { ImageRetriever } from './images/retrieve.ts';
 import type { Logger } from './logger.ts';
@@ -203,6 +204,12 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  for (const [path, file] of await loadDemoPage()) {
+    app.get(path, { schema: { hide: true } }, async (_request, reply) =>
+      reply.header('content-type', file.contentType).header('content-security-policy', DEMO_PAGE_CSP).header('cache-control', 'no-cache').send(file.body),
+    );
+  }
 
   await app.ready();
   return {

@@ -19,7 +19,7 @@ describe('the bundle in a clean folder with production dependencies only', () =>
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'clean-install-'));
     await run(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
-    for (const entry of ['dist', 'models', 'package.json', 'package-lock.json', '.npmrc', 'scripts/install-runtime-deps.sh']) {
+    for (const entry of ['dist', 'models', 'public', 'bin', 'package.json', 'package-lock.json', '.npmrc', 'scripts/install-runtime-deps.sh']) {
       await cp(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
     }
     // The npm cache already holds these packages (CI's npm ci put them there). The model folder has
@@ -31,6 +31,7 @@ describe('the bundle in a clean folder with production dependencies only', () =>
 
   test('holds no dev dependency, no tfjs-node and no TypeScript source', async () => {
     await assert.rejects(readFile(path.join(dir, 'node_modules/@tensorflow/tfjs-node/package.json')));
+    await assert.rejects(readFile(path.join(dir, 'node_modules/tsx/package.json')));
     await assert.rejects(readFile(path.join(dir, 'node_modules/typescript/package.json')));
     await assert.rejects(readFile(path.join(dir, 'node_modules/osls/package.json')));
     await assert.rejects(readFile(path.join(dir, 'lib/service.ts')));
@@ -49,6 +50,12 @@ describe('the bundle in a clean folder with production dependencies only', () =>
     assert.equal(result.statusCode, 200);
     assert.equal(JSON.parse(result.body).images[0].name, 'Egyptian_cat');
     t.diagnostic(`Lambda handler: init ${Math.round(initMs)} ms, first invocation ${Math.round(firstMs)} ms`);
+  });
+
+  test('runs the classify command from dist/ (no tsx here), with the bundled model', async () => {
+    await cp(path.join(ROOT, 'test/fixtures/owl.jpg'), path.join(dir, 'owl.jpg'));
+    const { stdout } = await run(process.execPath, ['bin/classify.mjs', '--json', 'owl.jpg'], { cwd: dir, env: { PATH: process.env.PATH } });
+    assert.equal((JSON.parse(stdout) as { predictions: Array<{ name: string }> }).predictions[0]!.name, 'ruffed_grouse');
   });
 
   test('starts the HTTP server from dist/ and classifies an image', async (t) => {

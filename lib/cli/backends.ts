@@ -1,0 +1,134 @@
+/**
+ * Where `classify` runs the model: in this process (the same classifier, decoder and guarded
+ * downloader as the service), or through a running service's POST /v1/predict. Both take a chunk
+ * of inputs and give one result per input, in order.
+ */
+import { readFile } from 'node:fs/promises';
+import { loadConfig } from '../config.ts';
+import { ImageError } from '../errors.ts';
+import { decodeImage } from '../images/decode.ts';
+import { createDownloader, downloadLimits } from '../images/download.ts';
+import { createLogger } from '../logger.ts';
+import { inProcessOptions, loadClassifier } from '../model/classifier.ts';
+import { type Prediction, topPredictions } from '../model/predictions.ts';
+import type { CliOptions } from './args.ts';
+import type { CliInput } from './inputs.ts';
+
+export type CliResult = { label: string; ok: true; predictions: Prediction[] } | { label: string; ok: false; code: string; message: string };
+
+export interface Backend {
+  /** Images sent at once: a model batch in-process, a request's worth to a service. */
+  readonly chunkSize: number;
+  classify(inputs: CliInput[]): Promise<CliResult[]>;
+  close(): Promise<void>;
+}
+
+const missing = (input: CliInput): CliResult => ({ label: input.label, ok: false, code: 'FILE_NOT_FOUND', message: 'No such file or folder.' });
+
+/**
+ * In this process. Settings come from the environment as for the server (MODEL_DIR, ENGINE,
+ * MAX_IMAGE_PIXELS, ...), with the flags on top; private URLs are allowed unless
+ * ALLOW_PRIVATE_URLS says otherwise, since the person at the terminal chose them.
+ */
+export async function localBackend(options: CliOptions, env: Record<string, string | undefined>, defaultModelDir: string): Promise<Backend> {
+  const config = loadConfig({
+    LOG_LEVEL: 'SILENT',
+    ALLOW_PRIVATE_URLS: 'true',
+    ...env,
+    MODEL_DIR: options.modelDir ?? env.MODEL_DIR ?? defaultModelDir,
+    ...(options.engine && { ENGINE: options.engine }),
+  });
+  const classifier = await loadClassifier(inProcessOptions(config), createLogger(config));
+  const downloader = createDownloader(downloadLimits(config));
+  const toPixels = async (input: CliInput): Promise<Buffer> => {
+    const bytes = input.kind === 'url' ? await downloader.download(input.url) : await readFile((input as { file: string }).file);
+    if (bytes.length > config.maxImageBytes) throw new ImageError('IMAGE_TOO_LARGE', `The image is larger than ${config.maxImageBytes} bytes.`);
+    return decodeImage(bytes, classifier.info.input, { maxPixels: config.maxImagePixels });
+  };
+  return {
+    chunkSize: config.batchSize * 4,
+    async classify(inputs) {
+      const decoded = await Promise.all(
+        inputs.map(async (input): Promise<{ input: CliInput; pixels?: Buffer; failure?: CliResult }> => {
+          if (input.kind === 'missing') return { input, failure: missing(input) };
+          try {
+            return { input, pixels: await toPixels(input) };
+          } catch (error) {
+            if (!(error instanceof ImageError)) throw error;
+            return { input, failure: { label: input.label, ok: false, code: error.code, message: error.message } };
+          }
+        }),
+      );
+      const ready = decoded.filter((entry) => entry.pixels !== undefined);
+      const { probabilities } = await classifier.classify(ready.map((entry) => entry.pixels!));
+      const predictions = new Map(ready.map((entry, i) => [entry, topPredictions(probabilities[i]!, classifier.labels, options.top)]));
+      return decoded.map((entry) => entry.failure ?? { label: entry.input.label, ok: true, predictions: predictions.get(entry)! });
+    },
+    async close() {
+      await Promise.all([classifier.dispose(), downloader.close()]);
+    },
+  };
+}
+
+interface ApiImage {
+  score: number;
+  category: string;
+  name: string;
+  predictions?: Prediction[];
+}
+interface ApiError {
+  message: string;
+  code: string;
+  errors?: Array<{ index?: number; code: string; message: string }>;
+}
+
+const MAX_ATTEMPTS = 4;
+
+/**
+ * Through a running service. A request that names failing images is sent again without them,
+ * so the others still get their predictions; a 503 is retried after its Retry-After.
+ */
+export function remoteBackend(options: CliOptions & { endpoint: string }): Backend {
+  const url = `${options.endpoint}/v1/predict`;
+  const post = async (images: object[]): Promise<{ status: number; body: { images: ApiImage[] } & ApiError }> => {
+    for (let attempt = 1; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images, top_k: options.top }) });
+      } catch (error) {
+        return { status: 0, body: { images: [], code: 'SERVICE_UNREACHABLE', message: `Could not reach ${options.endpoint}: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}` } };
+      }
+      const body = (await response.json().catch(() => ({ images: [], code: `HTTP_${response.status}`, message: `The service answered ${response.status} without a JSON body.` }))) as { images: ApiImage[] } & ApiError;
+      if (response.status !== 503 || attempt === MAX_ATTEMPTS) return { status: response.status, body };
+      await new Promise((resolve) => setTimeout(resolve, 1000 * Number(response.headers.get('retry-after') ?? 1)));
+    }
+  };
+  return {
+    // Keeps requests well under API Gateway's and Lambda's 6 MB, even with large photos.
+    chunkSize: 4,
+    async classify(inputs) {
+      const results: Array<CliResult | undefined> = inputs.map((input) => (input.kind === 'missing' ? missing(input) : undefined));
+      const payload = await Promise.all(inputs.map(async (input) => (input.kind === 'url' ? { url: input.url } : input.kind === 'file' ? { data: (await readFile(input.file)).toString('base64') } : undefined)));
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const pending = inputs.map((_, i) => i).filter((i) => results[i] === undefined);
+        if (pending.length === 0) break;
+        const { status, body } = await post(pending.map((i) => payload[i]!));
+        if (status === 200) {
+          pending.forEach((i, j) => {
+            const image = body.images[j]!;
+            results[i] = { label: inputs[i]!.label, ok: true, predictions: image.predictions ?? [{ score: image.score, category: image.category, name: image.name }] };
+          });
+        } else if (body.code === 'IMAGES_REJECTED' && body.errors?.length) {
+          for (const entry of body.errors) {
+            const i = pending[entry.index ?? -1];
+            if (i !== undefined) results[i] = { label: inputs[i]!.label, ok: false, code: entry.code, message: entry.message };
+          }
+        } else {
+          for (const i of pending) results[i] = { label: inputs[i]!.label, ok: false, code: body.code, message: body.message };
+        }
+      }
+      return results.map((result, i) => result ?? { label: inputs[i]!.label, ok: false, code: 'NOT_CLASSIFIED', message: 'The service did not classify this image.' });
+    },
+    async close() {},
+  };
+}
