@@ -134,7 +134,7 @@ async function rate(concurrency: number, operation: (i: number) => Promise<unkno
 
 async function measureServer(engine: EngineChoice): Promise<Omit<EngineResult, 'engine' | 'engineRate'>> {
   const started = performance.now();
-  // The environment the Docker images and `npm start` give the server.
+  // The environment the Docker images give the server.
   const env = { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ENGINE: engine, MALLOC_MMAP_THRESHOLD_: '4194304' };
   const child = spawn(process.execPath, ['dist/server.mjs'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = `http://127.0.0.1:${await listeningPort(child)}/v1/predict`;

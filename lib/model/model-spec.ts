@@ -77,29 +77,35 @@ export function parseModelConfig(json: unknown): ModelConfig {
   return config as ModelConfig;
 }
 
-/** 8-bit RGB pixels (HWC, as decoded) -> the model's float input batch. */
+/**
+ * 8-bit RGB pixels (HWC, as decoded) -> the model's float input batch. One sequential pass per
+ * image: this runs for every image the service classifies.
+ */
 export function toInputBatch(images: ReadonlyArray<Uint8Array>, input: InputSpec): Float32Array {
   const { width, height, layout, channelOrder, normalize } = input;
   const plane = width * height;
   const size = plane * 3;
   const batch = new Float32Array(images.length * size);
-  // Per output channel: the source channel and its x * gain + offset.
-  const channels = [0, 1, 2].map((c) => {
-    const source = channelOrder === 'RGB' ? c : 2 - c;
-    const gain = 1 / (normalize.scale * normalize.std[c]!);
-    return { source, gain, offset: -normalize.mean[c]! / normalize.std[c]! };
-  });
+  // Output channel c reads source channel s[c] and becomes value * g[c] + o[c].
+  const [s0, s1, s2] = channelOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
+  const [g0, g1, g2] = [0, 1, 2].map((c) => 1 / (normalize.scale * normalize.std[c]!)) as [number, number, number];
+  const [o0, o1, o2] = [0, 1, 2].map((c) => -normalize.mean[c]! / normalize.std[c]!) as [number, number, number];
+  // Where channel c of pixel p goes: NHWC interleaves (p * 3 + c), NCHW has a plane per channel.
+  const [pixelStep, channelStep] = layout === 'NHWC' ? [3, 1] : [1, plane];
+  // The usual case (MobileNetV2's): the values keep their order and share one scale, so a flat
+  // loop does it, about a third faster.
+  const flat = layout === 'NHWC' && channelOrder === 'RGB' && g0 === g1 && g1 === g2 && o0 === o1 && o1 === o2;
   images.forEach((pixels, i) => {
     if (pixels.length !== size) throw new Error(`image ${i} has ${pixels.length} values, the model takes ${size}`);
-    const base = i * size;
-    for (let c = 0; c < 3; c++) {
-      const { source, gain, offset } = channels[c]!;
-      if (layout === 'NHWC') {
-        for (let p = 0; p < plane; p++) batch[base + p * 3 + c] = pixels[p * 3 + source]! * gain + offset;
-      } else {
-        const start = base + c * plane;
-        for (let p = 0; p < plane; p++) batch[start + p] = pixels[p * 3 + source]! * gain + offset;
-      }
+    if (flat) {
+      const out = batch.subarray(i * size, (i + 1) * size);
+      for (let j = 0; j < size; j++) out[j] = pixels[j]! * g0 + o0;
+      return;
+    }
+    for (let p = 0, src = 0, dst = i * size; p < plane; p++, src += 3, dst += pixelStep) {
+      batch[dst] = pixels[src + s0]! * g0 + o0;
+      batch[dst + channelStep] = pixels[src + s1]! * g1 + o1;
+      batch[dst + 2 * channelStep] = pixels[src + s2]! * g2 + o2;
     }
   });
   return batch;
