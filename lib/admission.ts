@@ -4,17 +4,14 @@
  * would go over is refused at once with 503 and Retry-After, rather than queueing behind everyone
  * else; when the pipeline is full, before its body is even read.
  */
-import { ServiceError } from './errors.ts';
+import { RETRY_AFTER_SECONDS, ServiceError } from './errors.ts';
 
 export interface Admission {
   /** Throws 503 SERVICE_OVERLOADED when no image can be admitted: checked before reading a body. */
   checkOpen(): void;
   /** Admits a request's images, or throws 503 SERVICE_OVERLOADED; call the returned function when done. */
   admit(images: number): () => void;
-  readonly inFlight: number;
 }
-
-const RETRY_AFTER_SECONDS = 1;
 
 export function createAdmission(maxImages: number): Admission {
   let inFlight = 0;
@@ -32,9 +29,6 @@ export function createAdmission(maxImages: number): Admission {
         released = true;
         inFlight -= images;
       };
-    },
-    get inFlight() {
-      return inFlight;
     },
   };
 }

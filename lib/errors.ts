@@ -11,10 +11,12 @@ export const REQUEST_ERRORS = {
   IMAGES_REJECTED: { status: 400, message: 'One or more images could not be processed.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not take this method; see the Allow header.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in full in time.' },
   REQUEST_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   REQUEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be JSON (Content-Type: application/json).' },
   REQUEST_INVALID: { status: 422, message: 'The request does not match the schema.' },
   REQUEST_TOO_MANY_IMAGES: { status: 422, message: 'The request has too many images.' },
+  REQUEST_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error.' },
   SERVICE_NOT_READY: { status: 503, message: 'The model is still loading; retry shortly.' },
   SERVICE_SHUTTING_DOWN: { status: 503, message: 'The service is shutting down; retry on another instance.' },
@@ -45,7 +47,7 @@ export type RequestErrorCode = keyof typeof REQUEST_ERRORS;
 export type EntryErrorCode = keyof typeof ENTRY_ERRORS;
 
 /** The seed's message, kept for requests where an image could not be fetched. */
-export const DOWNLOAD_FAILED_MESSAGE = 'One or more images could not be downloaded.';
+const DOWNLOAD_FAILED_MESSAGE = 'One or more images could not be downloaded.';
 
 export interface ErrorEntry {
   index?: number;
@@ -59,6 +61,9 @@ export interface ErrorBody {
   code: string;
   errors?: ErrorEntry[];
 }
+
+/** What a 503 asks a client to wait before retrying. */
+export const RETRY_AFTER_SECONDS = 1;
 
 interface ServiceErrorOptions {
   errors?: ErrorEntry[];
@@ -105,6 +110,11 @@ export class ImageError extends Error {
   get stage(): 'request' | 'download' | 'decode' {
     return ENTRY_ERRORS[this.code].stage;
   }
+}
+
+/** An image over MAX_IMAGE_BYTES, however it arrived. */
+export function imageTooLarge(maxBytes: number): ImageError {
+  return new ImageError('IMAGE_TOO_LARGE', `The image is larger than ${maxBytes} bytes.`);
 }
 
 /** One 400 for all the images of a request that failed, naming each index and why. */

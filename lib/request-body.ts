@@ -1,10 +1,11 @@
 /**
  * Raw request body -> JSON value, with the checks every transport must make the same way: JSON
- * content type (415), size (413), well-formed JSON (400). The server registers it as its only body
- * parser and the Lambda handlers call it, so both give the same answer to the same bytes.
+ * content type (415), size (413), well-formed JSON (400). The server's only body parser and the
+ * Lambda handlers use the same checks, so both give the same answer to the same bytes.
  */
 import { isAscii } from 'node:buffer';
 import { ServiceError } from './errors.ts';
+import { readCapped } from './read-capped.ts';
 
 export function isJsonContentType(contentType: string | undefined): boolean {
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
@@ -12,42 +13,32 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 }
 
 /**
- * Reads a request body into one buffer, sized from Content-Length when the client sends it, so a
- * large body is never held twice (as chunks, then joined). More than `maxBytes` is refused, from
- * the header when it says so, else once that many bytes have arrived.
+ * Reads a request body, within `maxBytes` (413 past it). A client that goes away mid-body has
+ * sent a malformed request, not caused a fault.
  */
 export async function readBody(stream: AsyncIterable<Buffer>, contentLength: string | undefined, maxBytes: number): Promise<Buffer> {
-  const declared = contentLength === undefined ? undefined : Number(contentLength);
-  if (declared !== undefined && declared > maxBytes) throw bodyTooLarge(maxBytes);
-  if (declared !== undefined && Number.isSafeInteger(declared)) {
-    const body = Buffer.allocUnsafe(declared);
-    let offset = 0;
-    for await (const chunk of stream) {
-      if (offset + chunk.length > declared) throw new ServiceError('REQUEST_MALFORMED', 'The request body is longer than its Content-Length.');
-      chunk.copy(body, offset);
-      offset += chunk.length;
-    }
-    if (offset !== declared) throw new ServiceError('REQUEST_MALFORMED', 'The request body is shorter than its Content-Length.');
-    return body;
+  try {
+    return await readCapped(stream, contentLength, maxBytes, () => bodyTooLarge(maxBytes));
+  } catch (error) {
+    if (error instanceof ServiceError) throw error;
+    throw new ServiceError('REQUEST_MALFORMED', 'The request body was not received in full.', { cause: error });
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    total += chunk.length;
-    if (total > maxBytes) throw bodyTooLarge(maxBytes);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
 }
 
-export function bodyTooLarge(maxBytes: number): ServiceError {
+function bodyTooLarge(maxBytes: number): ServiceError {
   return new ServiceError('REQUEST_BODY_TOO_LARGE', `The request body is larger than ${maxBytes} bytes.`);
 }
 
+/** The checks and parsing of a whole body already in hand (the Lambda handlers' case). */
 export function parseJsonBody(body: Buffer | string, contentType: string | undefined, maxBytes: number): unknown {
   if (!isJsonContentType(contentType)) throw new ServiceError('REQUEST_UNSUPPORTED_MEDIA_TYPE');
   const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   if (size > maxBytes) throw bodyTooLarge(maxBytes);
+  return parseJson(body);
+}
+
+/** A body's bytes (or text) as JSON: 400 REQUEST_INVALID_JSON when empty or malformed. */
+export function parseJson(body: Buffer | string): unknown {
   // Bodies are mostly base64, pure ASCII: read as latin1 (a copy) instead of decoding UTF-8.
   const text = typeof body === 'string' ? body : isAscii(body) ? body.toString('latin1') : body.toString('utf8');
   if (text.trim() === '') throw new ServiceError('REQUEST_INVALID_JSON', 'The request body is empty.');

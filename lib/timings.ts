@@ -13,7 +13,8 @@ export interface StageTimings {
   batchSizes: number[];
 }
 
-const round = (ms: number) => Math.round(ms * 10) / 10;
+/** Milliseconds to one decimal, for logs and headers. */
+export const round = (ms: number) => Math.round(ms * 10) / 10;
 
 export function roundTimings(timings: StageTimings): StageTimings {
   return { ...timings, downloadMs: round(timings.downloadMs), decodeMs: round(timings.decodeMs), queueMs: round(timings.queueMs), inferenceMs: round(timings.inferenceMs) };

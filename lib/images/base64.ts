@@ -5,7 +5,7 @@
  * ignored. The size is checked from the length, before anything is allocated. Large images make
  * this a hot path: well-formed text is decoded and checked in one pass.
  */
-import { ImageError } from '../errors.ts';
+import { ImageError, imageTooLarge } from '../errors.ts';
 
 const BASE64 = /^[A-Za-z0-9+/\-_]*$/;
 const WHITESPACE = /[\t\n\r ]/;
@@ -41,7 +41,7 @@ function decodeStrictly(text: string, maxBytes: number): Buffer {
   if (unpadded.length === 0) throw new ImageError('IMAGE_DATA_INVALID', 'The data is empty.');
   const decodedBytes = Math.floor((unpadded.length * 3) / 4);
   if (decodedBytes > maxBytes) {
-    throw new ImageError('IMAGE_TOO_LARGE', `The image is larger than ${maxBytes} bytes.`);
+    throw imageTooLarge(maxBytes);
   }
   return Buffer.from(unpadded, 'base64');
 }

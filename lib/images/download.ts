@@ -9,7 +9,8 @@ import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type Lo
 import { isIP } from 'node:net';
 import { Agent, buildConnector, type Dispatcher, errors as undiciErrors, request } from 'undici';
 import type { Config } from '../config.ts';
-import { ImageError } from '../errors.ts';
+import { ImageError, imageTooLarge } from '../errors.ts';
+import { readCapped } from '../read-capped.ts';
 import { isPublicAddress } from './address-policy.ts';
 
 export interface DownloadLimits {
@@ -95,7 +96,7 @@ async function follow(agent: Agent, firstUrl: string, limits: DownloadLimits, si
       discard(response.body);
       throw new ImageError('DOWNLOAD_FAILED', `The image server answered with status ${response.statusCode}.`);
     }
-    return readCapped(response.body, response.headers['content-length'], limits.maxBytes);
+    return readImage(response.body, response.headers['content-length'], limits.maxBytes);
   }
 }
 
@@ -116,21 +117,12 @@ function parseHttpUrl(text: string, base?: URL): URL {
 
 type Body = Dispatcher.ResponseData['body'];
 
-async function readCapped(body: Body, contentLength: string | string[] | undefined, maxBytes: number): Promise<Buffer> {
-  const tooLarge = () => new ImageError('IMAGE_TOO_LARGE', `The image is larger than ${maxBytes} bytes.`);
-  if (typeof contentLength === 'string' && Number(contentLength) > maxBytes) {
+function readImage(body: Body, contentLength: string | string[] | undefined, maxBytes: number): Promise<Buffer> {
+  const declared = typeof contentLength === 'string' ? contentLength : undefined;
+  return readCapped(body as AsyncIterable<Buffer>, declared, maxBytes, () => {
     discard(body);
-    throw tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  // Leaving the loop early (throw) destroys the stream, closing the connection.
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > maxBytes) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
+    return imageTooLarge(maxBytes);
+  });
 }
 
 /** Drops a body we will not read; the connection closes instead of draining an unknown amount. */

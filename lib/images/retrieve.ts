@@ -7,6 +7,7 @@ import { ImageError } from '../errors.ts';
 import { decodeBase64Image } from './base64.ts';
 import { type TargetSize, decodeImage } from './decode.ts';
 import type { Downloader } from './download.ts';
+import { semaphore } from '../semaphore.ts';
 
 export type ImageSource = { url: string; data?: undefined } | { data: string; url?: undefined };
 
@@ -53,20 +54,4 @@ function takeBase64(source: { data: string }, maxBytes: number): Buffer {
   const bytes = decodeBase64Image(source.data, maxBytes);
   (source as { data?: string }).data = undefined;
   return bytes;
-}
-
-/** Runs at most `size` tasks at once, the rest in arrival order. */
-function semaphore(size: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const waiting: Array<() => void> = [];
-  return async (task) => {
-    if (running >= size) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
-    try {
-      return await task();
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
 }

@@ -6,11 +6,12 @@
  * its request with 503 (a running batch is bounded by the worker pool's own time limit).
  * The clock is injectable, so tests drive batching deterministically.
  */
-import { ServiceError } from '../errors.ts';
+import { RETRY_AFTER_SECONDS, ServiceError } from '../errors.ts';
 
 export interface BatchPolicy {
   maxBatchSize: number;
   maxDelayMs: number;
+  /** Infinity: no limit (one caller at a time, in-process). */
   queueTimeoutMs: number;
 }
 
@@ -88,9 +89,9 @@ export class Batcher<TIn, TOut> {
       const outputs: TOut[] = new Array(items.length);
       const batches = new Set<BatchInfo>();
       let queueMs = 0;
-      const cancelTimeout = this.schedule(() => {
-        submission.fail(new ServiceError('SERVICE_OVERLOADED', `The model did not get to this request within ${this.policy.queueTimeoutMs} ms.`, { retryAfterSeconds: 1 }));
-      }, this.policy.queueTimeoutMs);
+      const overdue = () =>
+        submission.fail(new ServiceError('SERVICE_OVERLOADED', `The model did not get to this request within ${this.policy.queueTimeoutMs} ms.`, { retryAfterSeconds: RETRY_AFTER_SECONDS }));
+      const cancelTimeout = Number.isFinite(this.policy.queueTimeoutMs) ? this.schedule(overdue, this.policy.queueTimeoutMs) : () => {};
       const submission: Submission = {
         settled: false,
         waiting: items.length,

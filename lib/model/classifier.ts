@@ -11,7 +11,7 @@ import { type BatchPolicy, type BatchRunner, Batcher } from './batcher.ts';
 import type { Engine } from './engines/engine.ts';
 import { loadEngine } from './engines/load-engine.ts';
 import type { InputSpec } from './model-spec.ts';
-import { runEngine } from './run-engine.ts';
+import { runEngine, splitPerImage } from './run-engine.ts';
 import { type Label, ModelFolderError, readModelFolder } from './model-folder.ts';
 import { startWorkerPool } from './worker-pool.ts';
 
@@ -61,7 +61,8 @@ export function inProcessOptions(config: Config): ClassifierOptions {
     engine: config.engine,
     workers: 0,
     threads: config.engineThreads === 'auto' ? os.availableParallelism() : config.engineThreads,
-    batch: { maxBatchSize: config.batchSize, maxDelayMs: 0, queueTimeoutMs: config.queueTimeoutMs },
+    // One caller at a time: its own batches are all it waits for.
+    batch: { maxBatchSize: config.batchSize, maxDelayMs: 0, queueTimeoutMs: Number.POSITIVE_INFINITY },
     inferenceTimeoutMs: config.inferenceTimeoutMs,
   };
 }
@@ -125,9 +126,7 @@ function engineRunner(engine: Engine): Runner {
       busy = true;
       const started = performance.now();
       try {
-        const output = await runEngine(engine, items);
-        const outputs = items.map((_, i) => output.subarray(i * engine.classes, (i + 1) * engine.classes));
-        return { outputs, runMs: performance.now() - started };
+        return { outputs: splitPerImage(await runEngine(engine, items), items.length), runMs: performance.now() - started };
       } finally {
         busy = false;
       }
@@ -145,5 +144,5 @@ async function poolRunner(options: ClassifierOptions, modelDir: string, logger: 
     inferenceTimeoutMs: options.inferenceTimeoutMs,
     logger,
   });
-  return { ...pool, engine: { ...pool.engine, name: pool.engine.name as Engine['name'], details: pool.engine.details as Engine['details'] }, dispose: () => pool.close() };
+  return { ...pool, dispose: () => pool.close() };
 }

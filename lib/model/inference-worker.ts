@@ -6,7 +6,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { EngineChoice, LogLevel } from '../config.ts';
 import { createLogger } from '../logger.ts';
+import type { Engine } from './engines/engine.ts';
 import { loadEngine } from './engines/load-engine.ts';
+import type { InputSpec } from './model-spec.ts';
 import { readModelFolder } from './model-folder.ts';
 import { runEngine } from './run-engine.ts';
 
@@ -21,7 +23,7 @@ export interface WorkerOptions {
 export type ToWorker = { type: 'run'; id: number; pixels: ArrayBuffer; count: number } | { type: 'stats'; id: number };
 
 export type FromWorker =
-  | { type: 'ready'; engine: { name: string; input: { width: number; height: number; channels: 3 }; classes: number; details: Record<string, unknown> } }
+  | { type: 'ready'; engine: Pick<Engine, 'name' | 'classes' | 'details'> & { input: Pick<InputSpec, 'width' | 'height' | 'channels'> } }
   | { type: 'result'; id: number; probabilities: ArrayBuffer; runMs: number }
   | { type: 'error'; id: number; message: string }
   | { type: 'stats'; id: number; tensors: number | undefined };

@@ -4,10 +4,11 @@
  * requests of its batch fail with 503 SERVICE_INFERENCE_FAILED instead of hanging.
  */
 import { Worker } from 'node:worker_threads';
-import { ServiceError } from '../errors.ts';
+import { RETRY_AFTER_SECONDS, ServiceError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { BatchOutput, BatchRunner } from './batcher.ts';
 import type { FromWorker, ToWorker, WorkerOptions } from './inference-worker.ts';
+import { splitPerImage } from './run-engine.ts';
 
 export type EngineInfo = Extract<FromWorker, { type: 'ready' }>['engine'];
 
@@ -88,7 +89,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         if (!job || job.id !== message.id) return;
         slot.job = undefined;
         job.cancelWatchdog();
-        if (message.type === 'result') job.resolve({ outputs: split(new Float32Array(message.probabilities), job.count), runMs: message.runMs });
+        if (message.type === 'result') job.resolve({ outputs: splitPerImage(new Float32Array(message.probabilities), job.count), runMs: message.runMs });
         else job.reject(new Error(`inference failed: ${message.message}`));
         notify();
       });
@@ -102,7 +103,9 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         const job = slot.job;
         slot.job = undefined;
         job?.cancelWatchdog();
-        job?.reject(new ServiceError('SERVICE_INFERENCE_FAILED', undefined, { retryAfterSeconds: 1, cause: new Error(`worker exited with code ${code}`) }));
+        job?.reject(new ServiceError('SERVICE_INFERENCE_FAILED', undefined, { retryAfterSeconds: RETRY_AFTER_SECONDS, cause: new Error(`worker exited with code ${code}`) }));
+        for (const answer of slot.statsRequests.values()) answer(undefined);
+        if (!slot.ready) reject(new Error(`the inference worker exited with code ${code} before it was ready`));
         if (closing || !slot.ready) return;
         logger.warn('Inference worker exited; starting a replacement', { exitCode: code, busy: job !== undefined });
         const replace = () =>
@@ -169,9 +172,4 @@ function concat(images: Uint8Array[]): ArrayBuffer {
   const buffer = new Uint8Array(size * images.length);
   images.forEach((image, i) => buffer.set(image, i * size));
   return buffer.buffer;
-}
-
-function split(probabilities: Float32Array, count: number): Float32Array[] {
-  const classes = probabilities.length / count;
-  return Array.from({ length: count }, (_, i) => probabilities.subarray(i * classes, (i + 1) * classes));
 }

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { isPublicAddress } from '../../lib/images/address-policy.ts';
-import type { Classifier } from '../../lib/model/classifier.ts';
-import { type RunningApp, get, post, sharedClassifier, startApp } from '../helpers/app.ts';
-import { FIXTURES_DIR, expected, fixtureNames, readFixture } from '../helpers/fixtures.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { type Classifier, loadClassifier, serverOptions } from '../../lib/model/classifier.ts';
+import { type RunningApp, get, post, sharedClassifier, silentLogger, startApp } from '../helpers/app.ts';
+import { FIXTURES_DIR, MODEL_DIR, expected, fixtureNames, readFixture } from '../helpers/fixtures.ts';
 import { type TestServer, startHttpServer } from '../helpers/http-server.ts';
 
 const SEED_DOWNLOAD_MESSAGE = 'One or more images could not be downloaded.';
@@ -291,6 +292,30 @@ describe('HTTP server', () => {
       const { status, body } = await predictLimited({ images: [{ url: fixtureServer.url('/images/parrot.jpg') }, { data: (await readFixture('parrot.jpg')).subarray(0, 160_000).toString('base64') }] });
       assert.equal(status, 400);
       assert.deepEqual(body.errors.map((e: { code: string }) => e.code), ['IMAGE_TOO_LARGE', 'IMAGE_TOO_LARGE']);
+    });
+  });
+
+  describe('with the classifier the server process uses (WORKERS=2, batching across requests)', () => {
+    let pooledApp: RunningApp;
+    let pooled: Classifier;
+    before(async () => {
+      pooled = await loadClassifier(serverOptions(loadConfig({ MODEL_DIR, WORKERS: '2' })), silentLogger);
+      pooledApp = await startApp({ classifier: pooled });
+    });
+    after(async () => {
+      await pooledApp.close();
+      await pooled.dispose();
+    });
+
+    test('runs images of concurrent HTTP requests in shared batches, each answered correctly', async () => {
+      const names = ['owl.jpg', 'parrot.jpg', 'hot_dog.jpg', 'cat_720p.jpg'];
+      const responses = await Promise.all(Array.from({ length: 16 }, (_, i) => post(`${pooledApp.baseUrl}/v1/predict`, { images: [{ data: base64[names[i % 4]!] }] })));
+      responses.forEach((response, i) => {
+        assert.equal(response.status, 200);
+        assertMatchesReference(names[i % 4]!, response.body.images[0]);
+      });
+      const batchSizes = responses.map((response) => Number(/batches (\d+)/.exec(response.headers.get('server-timing') ?? '')?.[1]));
+      assert.ok(batchSizes.some((size) => size > 1), `batch sizes: ${batchSizes.join(' ')}`);
     });
   });
 

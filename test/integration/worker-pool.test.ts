@@ -41,11 +41,14 @@ describe('inference on worker threads', () => {
       assert.equal(await pooled.tensors(), undefined);
     });
 
-    test('reports queue and inference time', async () => {
-      const result = await pooled.classify([cat, owl, cat]);
-      assert.ok(result.inferenceMs > 0);
-      assert.ok(result.queueMs >= 0);
-      assert.deepEqual(result.batchSizes, [3]);
+    test('reports queue and inference time: a third full batch waits for one of the two workers', async () => {
+      const results = await Promise.all([1, 2, 3].map(() => pooled.classify(Array.from({ length: 8 }, (_, i) => (i % 2 ? cat : owl)))));
+      assert.deepEqual(results.map((result) => result.batchSizes), [[8], [8], [8]]);
+      assert.ok(results.every((result) => result.inferenceMs > 0));
+      const [shortest, , longest] = results.map((result) => result.queueMs).sort((a, b) => a - b);
+      const fastestBatch = Math.min(...results.map((result) => result.inferenceMs));
+      assert.ok(longest! >= fastestBatch / 2, `queued ${results.map((r) => r.queueMs.toFixed(1))} ms; batches took ${results.map((r) => r.inferenceMs.toFixed(1))} ms`);
+      assert.ok(shortest! < longest!);
     });
   });
 
