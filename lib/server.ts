@@ -4,21 +4,24 @@
  * with a request id. No business logic lives here: predictions come from service.ts.
  */
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createAdmission } from './admission.ts';
 import type { Config } from './config.ts';
 import { DEMO_PAGE_CSP, loadDemoPage } from './demo-page.ts';
-import { type ErrorBody, type RequestErrorCode, ServiceError, toErrorResponse } from './errors.ts';
+import { type ErrorBody, RETRY_AFTER_SECONDS, type RequestErrorCode, ServiceError, toErrorResponse } from './errors.ts';
 import type { ImageRetriever } from './images/retrieve.ts';
+import { REQUEST_ID } from './lambda/http-event.ts';
 import type { Logger } from './logger.ts';
 import type { Classifier } from './model/classifier.ts';
-import { bodyTooLarge, isJsonContentType, parseJsonBody, readBody } from './request-body.ts';
+import { isJsonContentType, parseJson, readBody } from './request-body.ts';
 import { COMMON_SECURITY_HEADERS, JSON_SECURITY_HEADERS, docsContentSecurityPolicy } from './security-headers.ts';
 import { errorBodySchema, healthSchema, modelInfoSchema, predictResponseSchema, readinessSchema } from './schemas.ts';
 import { predict } from './service.ts';
-import { type StageTimings, roundTimings, serverTimingHeader } from './timings.ts';
+import { type StageTimings, round, roundTimings, serverTimingHeader } from './timings.ts';
 import { type PredictRequest, createRequestParser, requestInvalid, validatorFor } from './validation.ts';
 
 export interface ServerDeps {
@@ -44,12 +47,9 @@ declare module 'fastify' {
   }
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
-const RETRY_AFTER_NOT_READY_SECONDS = 1;
 
-// Fastify's own client errors, translated into the API's codes (a body over the limit, refused by
-// Fastify before our parser sees it, is translated where the limit is known).
+// Fastify's own client errors, translated into the API's codes.
 const FASTIFY_ERRORS: Record<string, RequestErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'REQUEST_UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'REQUEST_MALFORMED',
@@ -61,7 +61,7 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   let closing = false;
 
   const sendError = (request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply => {
-    const translated = (error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? bodyTooLarge(config.maxBodyBytes) : translate(error);
+    const translated = translate(error);
     const { statusCode, body, headers } = toErrorResponse(translated);
     // Errors raised before onRequest (a malformed URL) have no request logger yet.
     const log = (request.logger as Logger | null) ?? logger;
@@ -72,22 +72,27 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
 
   const app = Fastify({
     logger: false,
-    bodyLimit: config.maxBodyBytes,
+    // A client must send its whole request within this; a slow or stalled upload is cut off.
+    requestTimeout: config.requestTimeoutMs,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     // Longer than the idle timeout of AWS load balancers (60 s), so they never reuse a socket we closed.
     keepAliveTimeout: 65_000,
+    // Measured: with Node's default headersTimeout (60 s) above requestTimeout, a stalled upload
+    // was cut off only after 60 s. And Node looks for stalled requests every 30 s by default.
+    http: { headersTimeout: Math.min(60_000, config.requestTimeoutMs), connectionsCheckingInterval: Math.min(1_000, config.requestTimeoutMs) },
     return503OnClosing: false,
     frameworkErrors: (error, request, reply) => sendError(request, reply, error),
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, logger),
   });
 
   app.decorateRequest('logger', null as unknown as Logger);
   app.addHook('onRequest', async (request, reply) => {
     request.logger = logger.createChild({ persistentKeys: { request_id: request.id } });
     reply.header('x-request-id', request.id);
-    if (closing) throw new ServiceError('SERVICE_SHUTTING_DOWN', undefined, { retryAfterSeconds: 1 });
+    if (closing) throw new ServiceError('SERVICE_SHUTTING_DOWN', undefined, { retryAfterSeconds: RETRY_AFTER_SECONDS });
     // Unknown route or method: answered here, before Fastify looks at (or waits for) a body.
     if (request.is404) throw routeMissing(request.url);
   });
@@ -105,7 +110,7 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
       method: request.method,
       path: request.routeOptions.url ?? request.url.split('?')[0],
       status: reply.statusCode,
-      durationMs: Math.round(reply.elapsedTime * 10) / 10,
+      durationMs: round(reply.elapsedTime),
       ...(request.timings && roundTimings(request.timings)),
       ...(request.errorBody && { code: request.errorBody.code, errors: request.errorBody.errors }),
     });
@@ -116,8 +121,7 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
     const contentType = request.headers['content-type'];
     // Refuse a wrong content type before reading a byte of the body.
     if (!isJsonContentType(contentType)) throw new ServiceError('REQUEST_UNSUPPORTED_MEDIA_TYPE');
-    const body = await readBody(payload, request.headers['content-length'], config.maxBodyBytes);
-    return parseJsonBody(body, contentType, config.maxBodyBytes);
+    return parseJson(await readBody(payload, request.headers['content-length'], config.maxBodyBytes));
   });
   app.setValidatorCompiler(({ schema }) => validatorFor(schema));
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error));
@@ -148,7 +152,7 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   const errorResponses = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
   const requireClassifier = (): Classifier => {
     const classifier = deps.classifier();
-    if (!classifier) throw new ServiceError('SERVICE_NOT_READY', undefined, { retryAfterSeconds: RETRY_AFTER_NOT_READY_SECONDS });
+    if (!classifier) throw new ServiceError('SERVICE_NOT_READY', undefined, { retryAfterSeconds: RETRY_AFTER_SECONDS });
     return classifier;
   };
   const requestParser = createRequestParser(config);
@@ -173,8 +177,11 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   });
 
   app.post('/v1/predict', {
-    // Full: refuse before reading (and parsing) a body of up to MAX_BODY_BYTES.
-    onRequest: async () => admission.checkOpen(),
+    // Not ready, or full: refuse before reading (and parsing) a body of up to MAX_BODY_BYTES.
+    onRequest: async () => {
+      requireClassifier();
+      admission.checkOpen();
+    },
     schema: {
       summary: 'Classify images given by URL or as base64 data.',
       tags: ['model'],
@@ -234,4 +241,24 @@ function translate(error: unknown): unknown {
   const status = fastifyError.statusCode ?? 500;
   if (fastifyError.code?.startsWith('FST_') && status >= 400 && status < 500) return new ServiceError('REQUEST_MALFORMED', undefined, { cause: error });
   return error;
+}
+
+const CLIENT_ERRORS: Record<string, RequestErrorCode> = {
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  HPE_HEADER_OVERFLOW: 'REQUEST_HEADERS_TOO_LARGE',
+};
+
+/**
+ * Errors Node's HTTP parser raises on a connection, with no request for Fastify to answer: a
+ * stalled upload, oversized headers, bytes that are not HTTP. They get the API's error shape too,
+ * and the connection is closed, as Node itself does.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const { statusCode, body } = toErrorResponse(new ServiceError(CLIENT_ERRORS[error.code ?? ''] ?? 'REQUEST_MALFORMED'));
+  logger.info('Client error', { status: statusCode, code: body.code, cause: error.code });
+  const payload = JSON.stringify(body);
+  const headers = Object.entries({ 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(payload)), ...JSON_SECURITY_HEADERS, connection: 'close' });
+  if (socket.writable) socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${payload}`);
+  socket.destroy();
 }

@@ -37,6 +37,8 @@ export function errorTables(): string {
 /** Every limit: what it bounds, the setting (or the fixed value), and what going over it answers. */
 const LIMITS: Array<[string, SettingName | string, string]> = [
   ['Request body', 'MAX_BODY_BYTES', '413 `REQUEST_BODY_TOO_LARGE`, from Content-Length before reading'],
+  ['Time to send the whole request', 'REQUEST_TIMEOUT_MS', '408 `REQUEST_TIMEOUT`, and the connection is closed'],
+  ['Request headers', '16 KiB (Node\'s limit)', '431 `REQUEST_HEADERS_TOO_LARGE`'],
   ['Images per request', 'MAX_IMAGES_PER_REQUEST', '422 `REQUEST_TOO_MANY_IMAGES`'],
   ['`top_k`', '1 to 10', '422 `REQUEST_INVALID`'],
   ['URL length', '8192 characters', '422 `REQUEST_INVALID`'],

@@ -70,7 +70,7 @@ describe('hostile input', () => {
       else (routes[req.url ?? ''] ?? ((_q, r) => r.writeHead(404).end()))(req, res);
     }, '127.0.0.2');
     app = await startApp({
-      env: { TIMEOUT: '2', MAX_IMAGE_BYTES: String(2 * 1024 * 1024) },
+      env: { TIMEOUT: '2', MAX_IMAGE_BYTES: String(2 * 1024 * 1024), REQUEST_TIMEOUT_MS: '1000' },
       downloaderDeps: { lookup, isAddressAllowed: (address) => address === '127.0.0.2' || isPublicAddress(address) },
     });
   });
@@ -167,6 +167,40 @@ describe('hostile input', () => {
       assert.match(answer, /^HTTP\/1\.1 413/);
       assert.match(answer, /"code":"REQUEST_BODY_TOO_LARGE"/);
       assert.equal((await fetch(`${app.baseUrl}/health/ready`)).status, 200);
+    });
+  });
+
+  describe('the connection', () => {
+    /** Sends raw bytes and returns everything the server answers until it closes the connection. */
+    async function exchange(bytes: string): Promise<{ status: number; headers: string; body: { code: string; message: string } }> {
+      const socket = connect(Number(new URL(app.baseUrl).port), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk));
+      socket.write(bytes);
+      await new Promise((resolve) => socket.on('close', resolve));
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      return { status: Number(head.split(' ')[1]), headers: head, body: JSON.parse(body) };
+    }
+
+    test('an upload that stalls past REQUEST_TIMEOUT_MS: 408 REQUEST_TIMEOUT, connection closed', { timeout: 20_000 }, async () => {
+      const response = await exchange('POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"images": [');
+      assert.equal(response.status, 408);
+      assert.equal(response.body.code, 'REQUEST_TIMEOUT');
+      assert.match(response.headers, /^connection: close$/im);
+      assert.equal((await fetch(`${app.baseUrl}/health/ready`)).status, 200);
+    });
+
+    test('headers over 16 KiB: 431 REQUEST_HEADERS_TOO_LARGE', async () => {
+      const response = await exchange(`GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: ${'a'.repeat(20_000)}\r\n\r\n`);
+      assert.equal(response.status, 431);
+      assert.equal(response.body.code, 'REQUEST_HEADERS_TOO_LARGE');
+    });
+
+    test('bytes that are not HTTP: 400 REQUEST_MALFORMED in the API shape', async () => {
+      const response = await exchange('\x16\x03\x01 this is not HTTP\r\n\r\n');
+      assert.equal(response.status, 400);
+      assert.deepEqual(response.body, { message: 'The request could not be read.', code: 'REQUEST_MALFORMED' });
+      assert.match(response.headers, /^content-type: application\/json; charset=utf-8$/im);
     });
   });
 

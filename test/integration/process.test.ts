@@ -88,6 +88,26 @@ describe('server process', () => {
     assert.deepEqual([line.level, line.message, line.path, line.status], ['INFO', 'Request completed', '/health', 200]);
   });
 
+  test('logs a client that hangs up mid-upload, or stalls, as a client problem rather than an error, and goes on', async () => {
+    const server = await spawnServer({ REQUEST_TIMEOUT_MS: '500' });
+    await waitUntilReady(server.baseUrl);
+    const port = Number(new URL(server.baseUrl).port);
+    const partial = 'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"images": [';
+    const hangsUp = connect(port, '127.0.0.1', () => void hangsUp.write(partial, () => setTimeout(() => hangsUp.destroy(), 100)));
+    const stalls = connect(port, '127.0.0.1', () => void stalls.write(partial));
+    let answer = '';
+    stalls.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
+    await Promise.all([once(hangsUp, 'close'), once(stalls, 'close')]);
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.equal((await fetch(`${server.baseUrl}/health/ready`)).status, 200);
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exited, 0);
+    const levels = server.logs.map((entry) => (entry as { level?: string }).level);
+    assert.ok(!levels.includes('ERROR') && !levels.includes('CRITICAL'), JSON.stringify(server.logs));
+    const clientErrors = server.logs.filter((entry) => (entry as { message?: string }).message === 'Client error');
+    assert.deepEqual(clientErrors.map((entry) => (entry as { code: string }).code).sort(), ['REQUEST_MALFORMED', 'REQUEST_TIMEOUT']);
+  });
+
   test('exits 2 with a message naming the variable when the configuration is invalid', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'lib/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH, TIMEOUT: 'soon' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

@@ -50,6 +50,13 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ ALLOW_PRIVATE_URLS: 'maybe' }), /ALLOW_PRIVATE_URLS must be boolean/);
   });
 
+  test('refuses timeouts longer than a Node timer can wait (which would fire at once)', () => {
+    for (const name of ['QUEUE_TIMEOUT_MS', 'INFERENCE_TIMEOUT_MS', 'DRAIN_TIMEOUT_MS', 'REQUEST_TIMEOUT_MS']) {
+      assert.throws(() => loadConfig({ [name]: '2147483648' }), new RegExp(`${name} must be <= 2147483647`));
+      assert.doesNotThrow(() => loadConfig({ [name]: '2147483647' }));
+    }
+  });
+
   test('accepts auto or a count for WORKERS and ENGINE_THREADS, and refuses anything else', () => {
     assert.deepEqual([loadConfig({}).workers, loadConfig({}).engineThreads], ['auto', 'auto']);
     assert.deepEqual([loadConfig({ WORKERS: '0', ENGINE_THREADS: '2' }).workers, loadConfig({ ENGINE_THREADS: '2' }).engineThreads], [0, 2]);
