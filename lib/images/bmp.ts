@@ -5,6 +5,7 @@
  * dropped). RLE and embedded JPEG/PNG are refused as unsupported. The pixel count is checked from
  * the header before anything is allocated, and a file too short for its pixels is corrupt.
  */
+import { setImmediate } from 'node:timers/promises';
 import { ImageError } from '../errors.ts';
 
 export interface RgbImage {
@@ -24,9 +25,11 @@ interface Channel {
   max: number;
 }
 
+const YIELD_AFTER_MS = 4;
+
 const corrupt = (why: string) => new ImageError('IMAGE_CORRUPT', `The BMP file is corrupt: ${why}.`);
 
-export function decodeBmp(file: Buffer, maxPixels: number): RgbImage {
+export async function decodeBmp(file: Buffer, maxPixels: number): Promise<RgbImage> {
   if (file.length < 26 || file.toString('latin1', 0, 2) !== 'BM') throw corrupt('the header is incomplete');
   const dataOffset = file.readUInt32LE(10);
   const headerSize = file.readUInt32LE(14);
@@ -56,47 +59,56 @@ export function decodeBmp(file: Buffer, maxPixels: number): RgbImage {
   if (dataOffset + stride * (height - 1) + lastRowBytes > file.length) throw corrupt('the pixel data is truncated');
 
   const out = Buffer.allocUnsafe(width * height * 3);
-  const rowStart = (y: number) => dataOffset + stride * (topDown ? y : height - 1 - y);
+  const decodeRow = rowDecoder(file, out, width, bitsPerPixel, headerSize, isCore, compression, dataOffset);
+  // A 1-bit BMP of the largest allowed size takes about half a second to unpack; yielding every few
+  // milliseconds keeps health checks and other requests on this event loop answered meanwhile.
+  let sliceStart = performance.now();
+  for (let y = 0; y < height; y++) {
+    decodeRow(dataOffset + stride * (topDown ? y : height - 1 - y), y * width * 3);
+    if (performance.now() - sliceStart > YIELD_AFTER_MS) {
+      await setImmediate();
+      sliceStart = performance.now();
+    }
+  }
+  return { width, height, data: out };
+}
 
+type RowDecoder = (fileOffset: number, outOffset: number) => void;
+
+function rowDecoder(file: Buffer, out: Buffer, width: number, bitsPerPixel: number, headerSize: number, isCore: boolean, compression: number, dataOffset: number): RowDecoder {
   if (bitsPerPixel <= 8) {
     const palette = readPalette(file, headerSize, isCore, bitsPerPixel, compression, dataOffset);
     const perByte = 8 / bitsPerPixel;
     const mask = (1 << bitsPerPixel) - 1;
-    for (let y = 0; y < height; y++) {
-      const row = rowStart(y);
-      for (let x = 0; x < width; x++) {
+    return (row, o) => {
+      for (let x = 0; x < width; x++, o += 3) {
         const byte = file[row + Math.floor(x / perByte)] ?? 0;
         const index = (byte >> (8 - bitsPerPixel * ((x % perByte) + 1))) & mask;
-        const o = (y * width + x) * 3;
         out[o] = palette[index * 3] ?? 0;
         out[o + 1] = palette[index * 3 + 1] ?? 0;
         out[o + 2] = palette[index * 3 + 2] ?? 0;
       }
-    }
-  } else if (bitsPerPixel === 24) {
-    for (let y = 0; y < height; y++) {
-      const row = rowStart(y);
-      for (let x = 0, o = y * width * 3; x < width; x++, o += 3) {
+    };
+  }
+  if (bitsPerPixel === 24) {
+    return (row, o) => {
+      for (let x = 0; x < width; x++, o += 3) {
         const p = row + x * 3;
         out[o] = file[p + 2]!;
         out[o + 1] = file[p + 1]!;
         out[o + 2] = file[p]!;
       }
-    }
-  } else {
-    const [red, green, blue] = readMasks(file, bitsPerPixel, compression);
-    const bytes = bitsPerPixel / 8;
-    for (let y = 0; y < height; y++) {
-      const row = rowStart(y);
-      for (let x = 0, o = y * width * 3; x < width; x++, o += 3) {
-        const value = bytes === 2 ? file.readUInt16LE(row + x * 2) : file.readUInt32LE(row + x * 4);
-        out[o] = scale(value, red);
-        out[o + 1] = scale(value, green);
-        out[o + 2] = scale(value, blue);
-      }
-    }
+    };
   }
-  return { width, height, data: out };
+  const [red, green, blue] = readMasks(file, bitsPerPixel, compression);
+  return (row, o) => {
+    for (let x = 0; x < width; x++, o += 3) {
+      const value = bitsPerPixel === 16 ? file.readUInt16LE(row + x * 2) : file.readUInt32LE(row + x * 4);
+      out[o] = scale(value, red);
+      out[o + 1] = scale(value, green);
+      out[o + 2] = scale(value, blue);
+    }
+  };
 }
 
 /**

@@ -33,7 +33,7 @@ export async function decodeImage(bytes: Buffer, size: TargetSize, limits: Decod
     throw new ImageError('IMAGE_UNSUPPORTED_FORMAT', `${sniffed.format} images are not supported (JPEG, PNG, WebP, GIF, TIFF, AVIF and BMP are).`);
   }
   if (sniffed.format === 'bmp') {
-    const { width, height, data } = decodeBmp(bytes, limits.maxPixels);
+    const { width, height, data } = await decodeBmp(bytes, limits.maxPixels);
     return (await toRawRgb(sharp(data, { raw: { width, height, channels: 3 } }).resize(size.width, size.height, RESIZE))).data;
   }
 
