@@ -3,14 +3,15 @@
  * downloader as the service), or through a running service's POST /v1/predict. Both take a chunk
  * of inputs and give one result per input, in order.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { loadConfig } from '../config.ts';
-import { ImageError } from '../errors.ts';
+import { ImageError, imageTooLarge } from '../errors.ts';
 import { decodeImage } from '../images/decode.ts';
 import { createDownloader, downloadLimits } from '../images/download.ts';
 import { createLogger } from '../logger.ts';
 import { inProcessOptions, loadClassifier } from '../model/classifier.ts';
 import { type Prediction, topPredictions } from '../model/predictions.ts';
+import { semaphore } from '../semaphore.ts';
 import type { CliOptions } from './args.ts';
 import type { CliInput } from './inputs.ts';
 
@@ -25,6 +26,36 @@ export interface Backend {
 
 const missing = (input: CliInput): CliResult => ({ label: input.label, ok: false, code: 'FILE_NOT_FOUND', message: 'No such file or folder.' });
 
+/** A file that could not be read fails on its own, as a bad image does. */
+class InputFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The file's bytes; its size is checked before it is read, so a huge file is never loaded. */
+async function readImageFile(file: string, maxBytes: number): Promise<Buffer> {
+  let bytes: Buffer;
+  try {
+    if ((await stat(file)).size > maxBytes) throw imageTooLarge(maxBytes);
+    bytes = await readFile(file);
+  } catch (error) {
+    if (error instanceof ImageError) throw error;
+    throw new InputFailure('FILE_UNREADABLE', `The file could not be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
+  }
+  // The file may have grown since stat.
+  if (bytes.length > maxBytes) throw imageTooLarge(maxBytes);
+  return bytes;
+}
+
+function failed(input: CliInput, error: unknown): CliResult {
+  if (!(error instanceof ImageError || error instanceof InputFailure)) throw error;
+  return { label: input.label, ok: false, code: error.code, message: error.message };
+}
+
 /**
  * In this process. Settings come from the environment as for the server (MODEL_DIR, ENGINE,
  * MAX_IMAGE_PIXELS, ...), with the flags on top; private URLs are allowed unless
@@ -35,14 +66,14 @@ export async function localBackend(options: CliOptions, env: Record<string, stri
     LOG_LEVEL: 'SILENT',
     ALLOW_PRIVATE_URLS: 'true',
     ...env,
-    MODEL_DIR: options.modelDir ?? env.MODEL_DIR ?? defaultModelDir,
+    MODEL_DIR: options.modelDir || env.MODEL_DIR || defaultModelDir,
     ...(options.engine && { ENGINE: options.engine }),
   });
   const classifier = await loadClassifier(inProcessOptions(config), createLogger(config));
   const downloader = createDownloader(downloadLimits(config));
-  const toPixels = async (input: CliInput): Promise<Buffer> => {
-    const bytes = input.kind === 'url' ? await downloader.download(input.url) : await readFile((input as { file: string }).file);
-    if (bytes.length > config.maxImageBytes) throw new ImageError('IMAGE_TOO_LARGE', `The image is larger than ${config.maxImageBytes} bytes.`);
+  const downloadSlot = semaphore(config.downloadConcurrency);
+  const toPixels = async (input: CliInput & { kind: 'url' | 'file' }): Promise<Buffer> => {
+    const bytes = input.kind === 'url' ? await downloadSlot(() => downloader.download(input.url)) : await readImageFile(input.file, config.maxImageBytes);
     return decodeImage(bytes, classifier.info.input, { maxPixels: config.maxImagePixels });
   };
   return {
@@ -54,8 +85,7 @@ export async function localBackend(options: CliOptions, env: Record<string, stri
           try {
             return { input, pixels: await toPixels(input) };
           } catch (error) {
-            if (!(error instanceof ImageError)) throw error;
-            return { input, failure: { label: input.label, ok: false, code: error.code, message: error.message } };
+            return { input, failure: failed(input, error) };
           }
         }),
       );
@@ -88,7 +118,9 @@ const MAX_ATTEMPTS = 4;
  * Through a running service. A request that names failing images is sent again without them,
  * so the others still get their predictions; a 503 is retried after its Retry-After.
  */
-export function remoteBackend(options: CliOptions & { endpoint: string }): Backend {
+export function remoteBackend(options: CliOptions & { endpoint: string }, env: Record<string, string | undefined>): Backend {
+  // The service says which images are too large; this only keeps a huge file out of memory.
+  const { maxImageBytes } = loadConfig(env);
   const url = `${options.endpoint}/v1/predict`;
   const post = async (images: object[]): Promise<{ status: number; body: { images: ApiImage[] } & ApiError }> => {
     for (let attempt = 1; ; attempt++) {
@@ -108,7 +140,17 @@ export function remoteBackend(options: CliOptions & { endpoint: string }): Backe
     chunkSize: 4,
     async classify(inputs) {
       const results: Array<CliResult | undefined> = inputs.map((input) => (input.kind === 'missing' ? missing(input) : undefined));
-      const payload = await Promise.all(inputs.map(async (input) => (input.kind === 'url' ? { url: input.url } : input.kind === 'file' ? { data: (await readFile(input.file)).toString('base64') } : undefined)));
+      const payload = await Promise.all(
+        inputs.map(async (input, i) => {
+          if (input.kind !== 'file') return input.kind === 'url' ? { url: input.url } : undefined;
+          try {
+            return { data: (await readImageFile(input.file, maxImageBytes)).toString('base64') };
+          } catch (error) {
+            results[i] = failed(input, error);
+            return undefined;
+          }
+        }),
+      );
       for (let attempt = 0; attempt < 2; attempt++) {
         const pending = inputs.map((_, i) => i).filter((i) => results[i] === undefined);
         if (pending.length === 0) break;

@@ -39,7 +39,7 @@ export async function runCli(context: CliContext): Promise<number> {
   }
   let backend: Backend;
   try {
-    backend = options.endpoint ? remoteBackend({ ...options, endpoint: options.endpoint }) : await localBackend(options, context.env, context.defaultModelDir);
+    backend = options.endpoint ? remoteBackend({ ...options, endpoint: options.endpoint }, context.env) : await localBackend(options, context.env, context.defaultModelDir);
   } catch (error) {
     // A model folder or configuration that cannot be used: its message says what to change.
     stderr.write(`classify: the model could not be loaded: ${(error as Error).message}\n`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type Server, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,8 +15,12 @@ const exec = promisify(execFile);
 
 /** Runs bin/classify.mjs as a user would, with stdout and stderr piped (not terminals). */
 async function classify(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return classifyWith({}, ...args);
+}
+
+async function classifyWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, ['bin/classify.mjs', ...args], { cwd: ROOT, env: { PATH: process.env.PATH } });
+    const { stdout, stderr } = await exec(process.execPath, ['bin/classify.mjs', ...args], { cwd: ROOT, env: { PATH: process.env.PATH, ...env } });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -28,16 +33,26 @@ const acceptable = (name: string, category: string) => expected[name]!.acceptabl
 describe('classify (command line)', () => {
   let dir: string;
   let images: TestServer;
+  let socket: Server;
+  /** Downloads in progress on the image server right now, and the most seen at once. */
+  const downloads = { now: 0, most: 0 };
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'classify-'));
     await writeFile(path.join(dir, 'broken.jpg'), 'not an image at all');
+    // A Unix socket is listed like a file but cannot be read, even by root.
+    socket = createServer();
+    await new Promise<void>((resolve) => socket.listen(path.join(dir, 'socket.jpg'), resolve));
     images = await startHttpServer(async (req, res) => {
-      const name = (req.url ?? '').slice(1);
-      if (fixtureNames.includes(name)) res.end(await readFixture(name));
-      else res.writeHead(404).end();
+      const [name, query] = (req.url ?? '').slice(1).split('?');
+      if (!fixtureNames.includes(name!)) return void res.writeHead(404).end();
+      downloads.most = Math.max(downloads.most, ++downloads.now);
+      if (query === 'slow') await new Promise((resolve) => setTimeout(resolve, 100));
+      downloads.now--;
+      res.end(await readFixture(name!));
     });
   });
   after(async () => {
+    socket.close();
     await rm(dir, { recursive: true, force: true });
     await images.close();
   });
@@ -79,6 +94,33 @@ describe('classify (command line)', () => {
     assert.match(stdout, /missing\.png: No such file or folder\./);
     assert.match(stdout, /owl\.jpg\s+ruffed_grouse/);
     assert.match(stdout, /3 images: 1 classified, 2 failed/);
+  });
+
+  test('names files that cannot be read or are over MAX_IMAGE_BYTES, in this process and through a service', async () => {
+    const app = await startApp({ env: { ALLOW_PRIVATE_URLS: 'true' } });
+    try {
+      const args = ['--json', path.join(dir, 'socket.jpg'), 'test/fixtures/kite_and_cold.jpg', 'test/fixtures/owl.jpg'];
+      const env = { MAX_IMAGE_BYTES: String((await readFixture('owl.jpg')).length) };
+      for (const extra of [[], ['--endpoint', app.baseUrl]]) {
+        const { code, stdout } = await classifyWith(env, ...extra, ...args);
+        assert.equal(code, 1);
+        const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { predictions?: Array<{ category: string }>; error?: { code: string; message: string } });
+        assert.equal(lines[0]!.error?.code, 'FILE_UNREADABLE', extra.join(' '));
+        assert.match(lines[0]!.error!.message, /could not be read \(ENXIO\)/);
+        assert.equal(lines[1]!.error?.code, 'IMAGE_TOO_LARGE', extra.join(' '));
+        assert.ok(acceptable('owl.jpg', lines[2]!.predictions![0]!.category), extra.join(' '));
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('downloads at most THREAD_COUNT URLs at a time', async () => {
+    const urls = ['owl.jpg', 'parrot.jpg', 'hot_dog.jpg', 'cat_720p.jpg', 'kite_and_cold.jpg', 'owl.jpg'].map((name) => images.url(`/${name}?slow`));
+    downloads.most = 0;
+    const { code, stderr } = await classifyWith({ THREAD_COUNT: '2' }, '--json', ...urls);
+    assert.equal(code, 0, stderr);
+    assert.equal(downloads.most, 2);
   });
 
   test('exits 1 with the reason when the model folder cannot be used', async () => {
