@@ -15,6 +15,7 @@ export function createHealthHandler(logger: Logger): LambdaHandler {
     let response: HttpResponse;
     if (request.method === 'GET' && request.path === '/health') response = jsonResponse(200, { message: 'OK' });
     else response = errorResponse(routeMissing(['GET /health'], request)).response;
+    if (request.requestId) response.headers['x-request-id'] = request.requestId;
     logger.info('Request completed', { method: request.method, path: request.path, status: response.statusCode });
     return response;
   };

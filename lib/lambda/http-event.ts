@@ -8,12 +8,17 @@ import { JSON_SECURITY_HEADERS } from '../security-headers.ts';
 
 export type HttpEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
 
+/** A caller's request id is echoed when it looks like one, as the HTTP server does. */
+export const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
 export interface HttpRequest {
   method: string;
   path: string;
   /** Lower-case names. */
   headers: Record<string, string>;
-  body: Buffer | undefined;
+  /** As sent: text, or bytes when API Gateway base64-encoded it. */
+  body: string | Buffer | undefined;
+  /** The caller's x-request-id when it is a sensible one, else API Gateway's request id. */
   requestId: string | undefined;
 }
 
@@ -29,8 +34,8 @@ export function readHttpEvent(event: HttpEvent): HttpRequest {
     method: (isV2 ? v2.requestContext.http.method : v1.httpMethod).toUpperCase(),
     path: isV2 ? v2.rawPath : v1.path,
     headers,
-    body: event.body == null ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'),
-    requestId: event.requestContext?.requestId,
+    body: event.body == null ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64') : event.body,
+    requestId: REQUEST_ID.test(headers['x-request-id'] ?? '') ? headers['x-request-id'] : event.requestContext?.requestId,
   };
 }
 

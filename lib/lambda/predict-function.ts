@@ -14,7 +14,7 @@ import type { Logger } from '../logger.ts';
 import type { Classifier } from '../model/classifier.ts';
 import { parseJsonBody } from '../request-body.ts';
 import { predict } from '../service.ts';
-import { type StageTimings, roundTimings, serverTimingHeader } from '../timings.ts';
+import { type StageTimings, round, roundTimings, serverTimingHeader } from '../timings.ts';
 import { createRequestParser } from '../validation.ts';
 import { type HttpEvent, type HttpRequest, type HttpResponse, errorResponse, jsonResponse, readHttpEvent } from './http-event.ts';
 
@@ -41,9 +41,8 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
     'POST /v1/predict': async (request) => {
       // As the HTTP server: no body and no content type is an absent body (a 422), not a parse error.
       const absent = !request.body?.length && request.headers['content-type'] === undefined;
-      const json = absent ? undefined : parseJsonBody(request.body ?? Buffer.alloc(0), request.headers['content-type'], config.maxBodyBytes);
-      const { body, timings } = await predict(requestParser.parse(json), { classifier, retrieve: deps.retrieve });
-      return { body, timings };
+      const json = absent ? undefined : parseJsonBody(request.body ?? '', request.headers['content-type'], config.maxBodyBytes);
+      return predict(requestParser.parse(json), { classifier, retrieve: deps.retrieve });
     },
     'GET /health/ready': async () => ({ body: { status: 'ready' } }),
     'GET /v1/models': async () => ({ body: classifier.info }),
@@ -68,17 +67,18 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
       const failure = errorResponse(error);
       response = failure.response;
       errorCode = failure.body.code;
-      if (response.statusCode >= 500) logger.error('Unexpected error', error as Error);
+      if (!(error instanceof ServiceError)) logger.error('Unexpected error', error as Error);
       metrics.singleMetric().addDimension('ErrorCode', errorCode).addMetric('Errors', MetricUnit.Count, 1);
     } finally {
       recordMetrics(metrics, result?.timings);
       metrics.publishStoredMetrics();
     }
+    if (request.requestId) response.headers['x-request-id'] = request.requestId;
     logger.info('Request completed', {
       method: request.method,
       path: request.path,
       status: response.statusCode,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      durationMs: round(performance.now() - started),
       ...(result?.timings && roundTimings(result.timings)),
       ...(errorCode && { code: errorCode }),
     });
@@ -86,10 +86,12 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
   };
 }
 
-/** 405 with Allow when the path exists under other methods, else 404, as the HTTP server answers. */
+/**
+ * 405 with Allow when the path exists under other methods, else 404, as the HTTP server answers.
+ * (Through API Gateway only the declared routes reach a function; this is for direct invocation.)
+ */
 export function routeMissing(routeKeys: string[], request: HttpRequest): ServiceError {
   const allow = routeKeys.filter((key) => key.endsWith(` ${request.path}`)).map((key) => key.split(' ')[0]!);
-  if (allow.includes('GET')) allow.push('HEAD');
   return allow.length ? new ServiceError('METHOD_NOT_ALLOWED', undefined, { allow }) : new ServiceError('ROUTE_NOT_FOUND');
 }
 

@@ -132,11 +132,12 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       });
     }
 
-    test('an unknown route, and a known route with another method', async () => {
-      for (const [method, path] of [['GET', '/v2/predict'], ['GET', '/v1/predict'], ['DELETE', '/v1/models']] as const) {
+    test('an unknown route, and a known route with another method (Allow: without HEAD, which API Gateway does not route)', async () => {
+      for (const [method, path, allow] of [['GET', '/v2/predict', [undefined, undefined]], ['GET', '/v1/predict', ['POST', 'POST']], ['DELETE', '/v1/models', ['GET, HEAD', 'GET']]] as const) {
         const fromServer = await fetch(`${server.baseUrl}${path}`, { method }).then(async (r) => ({ status: r.status, body: await r.json(), allow: r.headers.get('allow') ?? undefined }));
         const fromLambda = await invoke(httpApiEvent(method, path));
-        assert.deepEqual({ status: fromLambda.status, body: fromLambda.body, allow: fromLambda.headers.allow }, fromServer);
+        assert.deepEqual({ status: fromLambda.status, body: fromLambda.body }, { status: fromServer.status, body: fromServer.body });
+        assert.deepEqual([fromServer.allow, fromLambda.headers.allow], allow);
       }
     });
 
@@ -184,6 +185,17 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       assert.ok(metricNames(lines).includes('Requests'));
     });
 
+    test("uses the caller's x-request-id (when well-formed) as correlation id and echoes it", async () => {
+      for (const [given, used] of [['trace-42.a:b', 'trace-42.a:b'], ['has spaces', undefined], ['x'.repeat(129), undefined]] as const) {
+        const event = httpApiEvent('GET', '/health/ready', { headers: { 'x-request-id': given } });
+        const { headers, lines } = await invoke(event);
+        const expected = used ?? event.requestContext.requestId;
+        assert.equal(headers['x-request-id'], expected);
+        const line = lines.find((l) => (l as { message?: string }).message === 'Request completed') as Record<string, unknown>;
+        assert.equal(line.correlation_id, expected);
+      }
+    });
+
     test('logs each request with the Lambda context and the API Gateway request id as correlation id', async () => {
       const event = httpApiEvent('GET', '/health/ready');
       const { lines } = await invoke(event);
@@ -204,9 +216,9 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       }
     });
 
-    test('answers other methods with 405 and Allow, and other routes with 404, as the server does', async () => {
-      const post = await health(httpApiEvent('POST', '/health'), lambdaContext('health'));
-      assert.deepEqual([post.statusCode, JSON.parse(post.body).code, post.headers.allow], [405, 'METHOD_NOT_ALLOWED', 'GET, HEAD']);
+    test('answers other methods with 405 and Allow: GET, other routes with 404, and echoes x-request-id', async () => {
+      const post = await health(httpApiEvent('POST', '/health', { headers: { 'x-request-id': 'probe-1' } }), lambdaContext('health'));
+      assert.deepEqual([post.statusCode, JSON.parse(post.body).code, post.headers.allow, post.headers['x-request-id']], [405, 'METHOD_NOT_ALLOWED', 'GET', 'probe-1']);
       const other = await health(httpApiEvent('GET', '/status'), lambdaContext('health'));
       assert.deepEqual([other.statusCode, JSON.parse(other.body).code], [404, 'ROUTE_NOT_FOUND']);
     });
