@@ -29,3 +29,22 @@ export interface Engine {
 export class EngineUnavailableError extends Error {
   override readonly name = 'EngineUnavailableError';
 }
+
+type RunBatch = Engine['run'];
+
+/**
+ * Runs a batch `sliceSize` images at a time. Engines whose working memory grows to fit the largest
+ * batch ever run, and never shrinks, stay small this way, at no cost in speed where the slice
+ * already keeps the cores busy.
+ */
+export function runInSlices(runSlice: RunBatch, sliceSize: number, imageSize: number, classes: number): RunBatch {
+  return async (batch, count) => {
+    if (count <= sliceSize) return runSlice(batch, count);
+    const output = new Float32Array(count * classes);
+    for (let start = 0; start < count; start += sliceSize) {
+      const size = Math.min(sliceSize, count - start);
+      output.set(await runSlice(batch.slice(start * imageSize, (start + size) * imageSize), size), start * classes);
+    }
+    return output;
+  };
+}

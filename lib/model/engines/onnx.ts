@@ -9,7 +9,7 @@
  */
 import type * as Ort from 'onnxruntime-node';
 import { type ModelConfig, inputDims, resolveInput } from '../model-spec.ts';
-import { type Engine, EngineUnavailableError } from './engine.ts';
+import { type Engine, EngineUnavailableError, runInSlices } from './engine.ts';
 
 export interface OnnxOptions {
   /** Intra-op threads of the session (the work inside one batch). */
@@ -50,15 +50,7 @@ export async function loadOnnxEngine(modelPath: string, config: ModelConfig, opt
   };
   // The warm-up run also tells the number of classes, which an export may leave symbolic.
   const classes = (await runSlice(new Float32Array(imageSize), 1)).length;
-  const run = async (batch: Float32Array, count: number): Promise<Float32Array> => {
-    if (count <= sliceSize) return runSlice(batch, count);
-    const output = new Float32Array(count * classes);
-    for (let start = 0; start < count; start += sliceSize) {
-      const size = Math.min(sliceSize, count - start);
-      output.set(await runSlice(batch.slice(start * imageSize, (start + size) * imageSize), size), start * classes);
-    }
-    return output;
-  };
+  const run = runInSlices(runSlice, sliceSize, imageSize, classes);
 
   return {
     name: 'onnx',
