@@ -8,9 +8,8 @@ import os from 'node:os';
 import type { Config, EngineChoice } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { type BatchPolicy, type BatchRunner, Batcher } from './batcher.ts';
-import type { Engine } from './engines/engine.ts';
+import type { Engine, EngineSummary } from './engines/engine.ts';
 import { loadEngine } from './engines/load-engine.ts';
-import type { InputSpec } from './model-spec.ts';
 import { runEngine, splitPerImage } from './run-engine.ts';
 import { type Label, ModelFolderError, readModelFolder } from './model-folder.ts';
 import { startWorkerPool } from './worker-pool.ts';
@@ -19,7 +18,7 @@ export interface ModelInfo {
   name: string;
   engine: string;
   /** The size images are decoded to. */
-  input: Pick<InputSpec, 'width' | 'height' | 'channels'>;
+  input: EngineSummary['input'];
   classes: number;
 }
 
@@ -110,7 +109,7 @@ export async function loadClassifier(options: ClassifierOptions, logger: Logger)
 }
 
 interface Runner extends BatchRunner<Uint8Array, Float32Array> {
-  engine: Pick<Engine, 'name' | 'classes' | 'details'> & { input: ModelInfo['input'] };
+  engine: EngineSummary;
   onCapacity(listener: () => void): void;
   tensors(): Promise<number | undefined>;
   dispose(): Promise<void>;

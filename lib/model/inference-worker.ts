@@ -6,9 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { EngineChoice, LogLevel } from '../config.ts';
 import { createLogger } from '../logger.ts';
-import type { Engine } from './engines/engine.ts';
+import type { EngineSummary } from './engines/engine.ts';
 import { loadEngine } from './engines/load-engine.ts';
-import type { InputSpec } from './model-spec.ts';
 import { readModelFolder } from './model-folder.ts';
 import { runEngine } from './run-engine.ts';
 
@@ -23,7 +22,7 @@ export interface WorkerOptions {
 export type ToWorker = { type: 'run'; id: number; pixels: ArrayBuffer; count: number } | { type: 'stats'; id: number };
 
 export type FromWorker =
-  | { type: 'ready'; engine: Pick<Engine, 'name' | 'classes' | 'details'> & { input: Pick<InputSpec, 'width' | 'height' | 'channels'> } }
+  | { type: 'ready'; engine: EngineSummary }
   | { type: 'result'; id: number; probabilities: ArrayBuffer; runMs: number }
   | { type: 'error'; id: number; message: string }
   | { type: 'stats'; id: number; tensors: number | undefined };

@@ -7,13 +7,12 @@ import { Worker } from 'node:worker_threads';
 import { RETRY_AFTER_SECONDS, ServiceError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { BatchOutput, BatchRunner } from './batcher.ts';
+import type { EngineSummary } from './engines/engine.ts';
 import type { FromWorker, ToWorker, WorkerOptions } from './inference-worker.ts';
 import { splitPerImage } from './run-engine.ts';
 
-export type EngineInfo = Extract<FromWorker, { type: 'ready' }>['engine'];
-
 export interface WorkerPool extends BatchRunner<Uint8Array, Float32Array> {
-  readonly engine: EngineInfo;
+  readonly engine: EngineSummary;
   /** The live worker threads (for diagnostics and fault-injection tests). */
   readonly workers: ReadonlyArray<Worker>;
   /** Called whenever a worker becomes free to take a batch. */
@@ -65,7 +64,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
   const listeners: Array<() => void> = [];
   let closing = false;
   let nextJobId = 0;
-  let engine: EngineInfo | undefined;
+  let engine: EngineSummary | undefined;
   const notify = () => listeners.forEach((listener) => listener());
 
   const start = (): Promise<void> =>
