@@ -117,6 +117,11 @@ export function imageTooLarge(maxBytes: number): ImageError {
   return new ImageError('IMAGE_TOO_LARGE', `The image is larger than ${maxBytes} bytes.`);
 }
 
+/** 405 naming the methods the path takes (Allow), or 404 when it takes none. */
+export function routeMissing(allow: string[]): ServiceError {
+  return allow.length ? new ServiceError('METHOD_NOT_ALLOWED', undefined, { allow }) : new ServiceError('ROUTE_NOT_FOUND');
+}
+
 /** One 400 for all the images of a request that failed, naming each index and why. */
 export function imagesRejected(failures: ReadonlyArray<{ index: number; error: ImageError }>): ServiceError {
   const sorted = [...failures].sort((a, b) => a.index - b.index);

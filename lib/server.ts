@@ -12,12 +12,12 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { createAdmission } from './admission.ts';
 import type { Config } from './config.ts';
 import { DEMO_PAGE_CSP, loadDemoPage } from './demo-page.ts';
-import { type ErrorBody, RETRY_AFTER_SECONDS, type RequestErrorCode, ServiceError, toErrorResponse } from './errors.ts';
+import { type ErrorBody, RETRY_AFTER_SECONDS, type RequestErrorCode, ServiceError, routeMissing, toErrorResponse } from './errors.ts';
 import type { ImageRetriever } from './images/retrieve.ts';
-import { REQUEST_ID } from './lambda/http-event.ts';
 import type { Logger } from './logger.ts';
 import type { Classifier } from './model/classifier.ts';
 import { isJsonContentType, parseJson, readBody } from './request-body.ts';
+import { callerRequestId } from './request-id.ts';
 import { COMMON_SECURITY_HEADERS, JSON_SECURITY_HEADERS, docsContentSecurityPolicy } from './security-headers.ts';
 import { errorBodySchema, healthSchema, modelInfoSchema, predictResponseSchema, readinessSchema } from './schemas.ts';
 import { predict } from './service.ts';
@@ -74,10 +74,7 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
     logger: false,
     // A client must send its whole request within this; a slow or stalled upload is cut off.
     requestTimeout: config.requestTimeoutMs,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: (req) => callerRequestId(req.headers['x-request-id']) ?? randomUUID(),
     // Longer than the idle timeout of AWS load balancers (60 s), so they never reuse a socket we closed.
     keepAliveTimeout: 65_000,
     // Measured: with Node's default headersTimeout (60 s) above requestTimeout, a stalled upload
@@ -94,7 +91,7 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
     reply.header('x-request-id', request.id);
     if (closing) throw new ServiceError('SERVICE_SHUTTING_DOWN', undefined, { retryAfterSeconds: RETRY_AFTER_SECONDS });
     // Unknown route or method: answered here, before Fastify looks at (or waits for) a body.
-    if (request.is404) throw routeMissing(request.url);
+    if (request.is404) throw missingRoute(request.url);
   });
   // While draining, close each keep-alive connection after its response, or idle sockets would keep
   // the server open until their timeout.
@@ -125,11 +122,10 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   });
   app.setValidatorCompiler(({ schema }) => validatorFor(schema));
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error));
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, routeMissing(request.url)));
-  const routeMissing = (requestUrl: string): ServiceError => {
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, missingRoute(request.url)));
+  const missingRoute = (requestUrl: string): ServiceError => {
     const url = requestUrl.split('?')[0] ?? '/';
-    const allow = HTTP_METHODS.filter((method) => app.hasRoute({ method, url }));
-    return allow.length ? new ServiceError('METHOD_NOT_ALLOWED', undefined, { allow }) : new ServiceError('ROUTE_NOT_FOUND');
+    return routeMissing(HTTP_METHODS.filter((method) => app.hasRoute({ method, url })));
   };
 
   await app.register(swagger, {

@@ -4,8 +4,9 @@
  * predict function, which holds the model.)
  */
 import type { Logger } from '../logger.ts';
-import { type HttpResponse, errorResponse, jsonResponse, readHttpEvent } from './http-event.ts';
-import { type LambdaHandler, routeMissing } from './predict-function.ts';
+import { routeMissing } from '../errors.ts';
+import { type HttpResponse, errorResponse, jsonResponse, methodsAt, readHttpEvent } from './http-event.ts';
+import type { LambdaHandler } from './predict-function.ts';
 
 export function createHealthHandler(logger: Logger): LambdaHandler {
   return async (event, context) => {
@@ -14,7 +15,7 @@ export function createHealthHandler(logger: Logger): LambdaHandler {
     logger.setCorrelationId(request.requestId ?? context.awsRequestId);
     let response: HttpResponse;
     if (request.method === 'GET' && request.path === '/health') response = jsonResponse(200, { message: 'OK' });
-    else response = errorResponse(routeMissing(['GET /health'], request)).response;
+    else response = errorResponse(routeMissing(methodsAt(['GET /health'], request.path))).response;
     if (request.requestId) response.headers['x-request-id'] = request.requestId;
     logger.info('Request completed', { method: request.method, path: request.path, status: response.statusCode });
     return response;

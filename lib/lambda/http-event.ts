@@ -4,12 +4,10 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
 import { type ErrorBody, toErrorResponse } from '../errors.ts';
+import { callerRequestId } from '../request-id.ts';
 import { JSON_SECURITY_HEADERS } from '../security-headers.ts';
 
 export type HttpEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
-
-/** A caller's request id is echoed when it looks like one, as the HTTP server does. */
-export const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export interface HttpRequest {
   method: string;
@@ -35,7 +33,7 @@ export function readHttpEvent(event: HttpEvent): HttpRequest {
     path: isV2 ? v2.rawPath : v1.path,
     headers,
     body: event.body == null ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64') : event.body,
-    requestId: REQUEST_ID.test(headers['x-request-id'] ?? '') ? headers['x-request-id'] : event.requestContext?.requestId,
+    requestId: callerRequestId(headers['x-request-id']) ?? event.requestContext?.requestId,
   };
 }
 
@@ -47,4 +45,12 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
 export function errorResponse(error: unknown): { response: HttpResponse; body: ErrorBody } {
   const { statusCode, body, headers } = toErrorResponse(error);
   return { response: jsonResponse(statusCode, body, headers), body };
+}
+
+/**
+ * The methods a function's routes ("GET /health", ...) take at `path`, for a 405's Allow. Through
+ * API Gateway only the declared routes reach a function; this answers direct invocations.
+ */
+export function methodsAt(routeKeys: string[], path: string): string[] {
+  return routeKeys.filter((key) => key.endsWith(` ${path}`)).map((key) => key.split(' ')[0]!);
 }

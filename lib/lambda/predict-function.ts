@@ -8,7 +8,7 @@ import type { Context } from 'aws-lambda';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Config } from '../config.ts';
-import { ServiceError } from '../errors.ts';
+import { ServiceError, routeMissing } from '../errors.ts';
 import type { ImageRetriever } from '../images/retrieve.ts';
 import type { Logger } from '../logger.ts';
 import type { Classifier } from '../model/classifier.ts';
@@ -16,7 +16,7 @@ import { parseJsonBody } from '../request-body.ts';
 import { predict } from '../service.ts';
 import { type StageTimings, round, roundTimings, serverTimingHeader } from '../timings.ts';
 import { createRequestParser } from '../validation.ts';
-import { type HttpEvent, type HttpRequest, type HttpResponse, errorResponse, jsonResponse, readHttpEvent } from './http-event.ts';
+import { type HttpEvent, type HttpRequest, type HttpResponse, errorResponse, jsonResponse, methodsAt, readHttpEvent } from './http-event.ts';
 
 export interface PredictFunctionDeps {
   config: Config;
@@ -60,7 +60,7 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
     let errorCode: string | undefined;
     try {
       const route = routes[`${request.method} ${request.path}`];
-      if (!route) throw routeMissing(Object.keys(routes), request);
+      if (!route) throw routeMissing(methodsAt(Object.keys(routes), request.path));
       result = await route(request);
       response = jsonResponse(200, result.body, result.timings ? { 'server-timing': serverTimingHeader(result.timings) } : {});
     } catch (error) {
@@ -84,15 +84,6 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
     });
     return response;
   };
-}
-
-/**
- * 405 with Allow when the path exists under other methods, else 404, as the HTTP server answers.
- * (Through API Gateway only the declared routes reach a function; this is for direct invocation.)
- */
-export function routeMissing(routeKeys: string[], request: HttpRequest): ServiceError {
-  const allow = routeKeys.filter((key) => key.endsWith(` ${request.path}`)).map((key) => key.split(' ')[0]!);
-  return allow.length ? new ServiceError('METHOD_NOT_ALLOWED', undefined, { allow }) : new ServiceError('ROUTE_NOT_FOUND');
 }
 
 function recordMetrics(metrics: Metrics, timings: StageTimings | undefined): void {
