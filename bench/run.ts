@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { decodeBase64Image } from '../lib/images/base64.ts';
 import { decodeImage } from '../lib/images/decode.ts';
 import { createLogger } from '../lib/logger.ts';
 import { loadClassifier, serverOptions } from '../lib/model/classifier.ts';
+import { README, replaceSection } from '../scripts/readme-tables.ts';
 import { type LoadResult, percentile, runLoad } from './load-generator.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -81,9 +83,7 @@ async function main() {
   await mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
   await writeFile(path.join(ROOT, `bench/results/${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(path.join(ROOT, `bench/results/${stamp}.md`), `${markdown}\n`);
-  const readmePath = path.join(ROOT, 'README.md');
-  const readme = await readFile(readmePath, 'utf8');
-  await writeFile(readmePath, readme.replace(/(<!-- bench:start -->)[\s\S]*?(<!-- bench:end -->)/, `$1\n${markdown}\n$2`));
+  await writeFile(README, replaceSection(await readFile(README, 'utf8'), 'bench', markdown));
   console.log(`\n${markdown}\n\nWrote bench/results/${stamp}.json and .md, and the README's table.`);
 }
 
@@ -174,7 +174,7 @@ function listeningPort(child: ChildProcess): Promise<number> {
 /** Peak resident set size of a process (VmHWM), in MB. */
 function peakRss(pid: number): number {
   try {
-    const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
   } catch {
     return Number.NaN;

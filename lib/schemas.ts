@@ -5,6 +5,7 @@
  */
 
 export const MAX_TOP_K = 10;
+export const MAX_URL_LENGTH = 8192;
 
 export interface SchemaLimits {
   maxImagesPerRequest: number;
@@ -123,7 +124,7 @@ export function predictRequestSchema(limits: SchemaLimits) {
           additionalProperties: false,
           oneOf: [{ required: ['url'] }, { required: ['data'] }],
           properties: {
-            url: { type: 'string', minLength: 1, maxLength: 8192, description: 'An http(s) URL of the image.' },
+            url: { type: 'string', minLength: 1, maxLength: MAX_URL_LENGTH, description: 'An http(s) URL of the image.' },
             data: { type: 'string', minLength: 1, description: 'The image file, base64-encoded.' },
           },
         },

@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { CONFIG_SCHEMA, type SettingName } from '../lib/config.ts';
 import { ENTRY_ERRORS, REQUEST_ERRORS } from '../lib/errors.ts';
+import { MAX_TOP_K, MAX_URL_LENGTH } from '../lib/schemas.ts';
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
 
@@ -40,8 +41,8 @@ const LIMITS: Array<[string, SettingName | string, string]> = [
   ['Time to send the whole request', 'REQUEST_TIMEOUT_MS', '408 `REQUEST_TIMEOUT`, and the connection is closed'],
   ['Request headers', '16 KiB (Node\'s limit)', '431 `REQUEST_HEADERS_TOO_LARGE`'],
   ['Images per request', 'MAX_IMAGES_PER_REQUEST', '422 `REQUEST_TOO_MANY_IMAGES`'],
-  ['`top_k`', '1 to 10', '422 `REQUEST_INVALID`'],
-  ['URL length', '8192 characters', '422 `REQUEST_INVALID`'],
+  ['`top_k`', `1 to ${MAX_TOP_K}`, '422 `REQUEST_INVALID`'],
+  ['URL length', `${MAX_URL_LENGTH} characters`, '422 `REQUEST_INVALID`'],
   ['URL schemes', 'http, https', '400 `URL_SCHEME_UNSUPPORTED`'],
   ['Addresses a URL may reach', 'ALLOW_PRIVATE_URLS', '400 `URL_FORBIDDEN` (loopback, private, link-local, CGNAT, multicast, reserved; every redirect, at connect time)'],
   ['Redirects per download', 'MAX_REDIRECTS', '400 `DOWNLOAD_TOO_MANY_REDIRECTS`'],
@@ -69,13 +70,14 @@ export const SECTIONS = { 'config-table': configTable, 'error-tables': errorTabl
 
 /** README with every generated section replaced by its current content. */
 export function withGeneratedSections(readme: string): string {
-  let text = readme;
-  for (const [name, generate] of Object.entries(SECTIONS)) {
-    const pattern = new RegExp(`(<!-- ${name}:start -->)[\\s\\S]*?(<!-- ${name}:end -->)`);
-    if (!pattern.test(text)) throw new Error(`README.md has no ${name} markers`);
-    text = text.replace(pattern, (_match, start: string, end: string) => `${start}\n${generate()}\n${end}`);
-  }
-  return text;
+  return Object.entries(SECTIONS).reduce((text, [name, generate]) => replaceSection(text, name, generate()), readme);
+}
+
+/** `text` with what lies between `<!-- name:start -->` and `<!-- name:end -->` replaced by `content`. */
+export function replaceSection(text: string, name: string, content: string): string {
+  const pattern = new RegExp(`(<!-- ${name}:start -->)[\\s\\S]*?(<!-- ${name}:end -->)`);
+  if (!pattern.test(text)) throw new Error(`README.md has no ${name} markers`);
+  return text.replace(pattern, (_match, start: string, end: string) => `${start}\n${content}\n${end}`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
