@@ -8,6 +8,7 @@
 export const REQUEST_ERRORS = {
   REQUEST_INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
   REQUEST_MALFORMED: { status: 400, message: 'The request could not be read.' },
+  EVENT_UNSUPPORTED: { status: 400, message: 'The Lambda function was invoked with an event that is not an API Gateway HTTP request (payload 1.0 or 2.0).' },
   IMAGES_REJECTED: { status: 400, message: 'One or more images could not be processed.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not take this method; see the Allow header.' },

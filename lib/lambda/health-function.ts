@@ -5,19 +5,25 @@
  */
 import type { Logger } from '../logger.ts';
 import { routeMissing } from '../errors.ts';
-import { type HttpResponse, errorResponse, jsonResponse, methodsAt, readHttpEvent } from './http-event.ts';
+import { type HttpRequest, type HttpResponse, errorResponse, jsonResponse, methodsAt, readHttpEvent } from './http-event.ts';
 import type { LambdaHandler } from './predict-function.ts';
 
 export function createHealthHandler(logger: Logger): LambdaHandler {
   return async (event, context) => {
-    const request = readHttpEvent(event);
     logger.addContext(context);
-    logger.setCorrelationId(request.requestId ?? context.awsRequestId);
+    logger.setCorrelationId(context.awsRequestId);
+    let request: HttpRequest | undefined;
     let response: HttpResponse;
-    if (request.method === 'GET' && request.path === '/health') response = jsonResponse(200, { message: 'OK' });
-    else response = errorResponse(routeMissing(methodsAt(['GET /health'], request.path))).response;
-    if (request.requestId) response.headers['x-request-id'] = request.requestId;
-    logger.info('Request completed', { method: request.method, path: request.path, status: response.statusCode });
+    try {
+      request = readHttpEvent(event);
+      if (request.requestId) logger.setCorrelationId(request.requestId);
+      if (request.method !== 'GET' || request.path !== '/health') throw routeMissing(methodsAt(['GET /health'], request.path));
+      response = jsonResponse(200, { message: 'OK' });
+    } catch (error) {
+      response = errorResponse(error).response;
+    }
+    if (request?.requestId) response.headers['x-request-id'] = request.requestId;
+    logger.info('Request completed', { method: request?.method, path: request?.path, status: response.statusCode });
     return response;
   };
 }

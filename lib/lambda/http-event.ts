@@ -3,7 +3,7 @@
  * request shape, base64-encoded bodies decoded; responses are plain JSON results both accept.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
-import { type ErrorBody, toErrorResponse } from '../errors.ts';
+import { type ErrorBody, ServiceError, toErrorResponse } from '../errors.ts';
 import { callerRequestId } from '../request-id.ts';
 import { JSON_SECURITY_HEADERS } from '../security-headers.ts';
 
@@ -22,8 +22,13 @@ export interface HttpRequest {
 
 export type HttpResponse = APIGatewayProxyResult & { headers: Record<string, string> };
 
+/**
+ * The request an API Gateway event carries. Anything else (a direct invocation with `{}`, `""` or
+ * `null`, as `serverless invoke local` sends without --path) throws EVENT_UNSUPPORTED, a 400.
+ */
 export function readHttpEvent(event: HttpEvent): HttpRequest {
-  const isV2 = 'version' in event && event.version === '2.0';
+  if (!isHttpEvent(event)) throw new ServiceError('EVENT_UNSUPPORTED');
+  const isV2 = event.version === '2.0';
   const v2 = event as APIGatewayProxyEventV2;
   const v1 = event as APIGatewayProxyEvent;
   const headers: Record<string, string> = {};
@@ -35,6 +40,20 @@ export function readHttpEvent(event: HttpEvent): HttpRequest {
     body: event.body == null ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64') : event.body,
     requestId: callerRequestId(headers['x-request-id']) ?? event.requestContext?.requestId,
   };
+}
+
+function isHttpEvent(event: unknown): event is HttpEvent & { version?: string } {
+  if (!isObject(event) || !isObject(event.requestContext)) return false;
+  if (event.headers != null && !isObject(event.headers)) return false;
+  if (event.body != null && typeof event.body !== 'string') return false;
+  if (event.version === '2.0') {
+    return isObject(event.requestContext.http) && typeof event.requestContext.http.method === 'string' && typeof event.rawPath === 'string';
+  }
+  return typeof event.httpMethod === 'string' && typeof event.path === 'string';
+}
+
+function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {

@@ -50,15 +50,17 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
 
   return async (event, context) => {
     const started = performance.now();
-    const request = readHttpEvent(event);
     logger.addContext(context);
-    logger.setCorrelationId(request.requestId ?? context.awsRequestId);
+    logger.setCorrelationId(context.awsRequestId);
     metrics.captureColdStartMetric();
 
+    let request: HttpRequest | undefined;
     let response: HttpResponse;
     let result: RouteResult | undefined;
     let errorCode: string | undefined;
     try {
+      request = readHttpEvent(event);
+      if (request.requestId) logger.setCorrelationId(request.requestId);
       const route = routes[`${request.method} ${request.path}`];
       if (!route) throw routeMissing(methodsAt(Object.keys(routes), request.path));
       result = await route(request);
@@ -73,10 +75,10 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
       recordMetrics(metrics, result?.timings);
       metrics.publishStoredMetrics();
     }
-    if (request.requestId) response.headers['x-request-id'] = request.requestId;
+    if (request?.requestId) response.headers['x-request-id'] = request.requestId;
     logger.info('Request completed', {
-      method: request.method,
-      path: request.path,
+      method: request?.method,
+      path: request?.path,
       status: response.statusCode,
       durationMs: round(performance.now() - started),
       ...(result?.timings && roundTimings(result.timings)),

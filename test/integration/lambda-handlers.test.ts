@@ -223,4 +223,29 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       assert.deepEqual([other.statusCode, JSON.parse(other.body).code], [404, 'ROUTE_NOT_FOUND']);
     });
   });
+
+  describe('events that are not API Gateway requests (direct invocations)', () => {
+    const health = createHealthHandler(createLogger({ serviceName: 'test', logLevel: 'SILENT' }));
+    const { requestContext: _, ...noContext } = httpApiEvent('GET', '/health');
+    const { http: __, ...contextWithoutHttp } = httpApiEvent('GET', '/health').requestContext;
+    const events: Record<string, unknown> = {
+      '{}': {},
+      '""': '',
+      null: null,
+      '[]': [],
+      'a number': 7,
+      'v2 without requestContext': noContext,
+      'v2 without requestContext.http': { ...httpApiEvent('GET', '/health'), requestContext: contextWithoutHttp },
+      'v1 without httpMethod': { ...restApiEvent('GET', '/health'), httpMethod: undefined },
+      'a body that is not a string': { ...httpApiEvent('POST', '/v1/predict'), body: { images: [] } },
+    };
+    for (const [name, event] of Object.entries(events)) {
+      test(`${name}: a JSON 400 EVENT_UNSUPPORTED from both functions, never a runtime error`, async () => {
+        for (const fn of [handler, health]) {
+          const { status, body, headers } = await invoke(event as Parameters<LambdaHandler>[0], fn);
+          assert.deepEqual([status, body.code, headers['content-type']], [400, 'EVENT_UNSUPPORTED', 'application/json; charset=utf-8']);
+        }
+      });
+    }
+  });
 });

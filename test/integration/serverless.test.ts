@@ -76,6 +76,13 @@ describe('serverless.yml (osls, offline)', () => {
     });
   }
 
+  for (const fn of ['health', 'predict']) {
+    test(`invoke local -f ${fn} without --path (no event) answers 400 EVENT_UNSUPPORTED`, async () => {
+      const response = invokeResult(await serverless('invoke', 'local', '--stage', 'local', '-f', fn));
+      assert.deepEqual([response.statusCode, JSON.parse(response.body).code], [400, 'EVENT_UNSUPPORTED']);
+    });
+  }
+
   test('invoke local runs health', async () => {
     const response = invokeResult(await serverless('invoke', 'local', '--stage', 'local', '-f', 'health', '--path', 'test/events/health-v2.json'));
     assert.deepEqual([response.statusCode, JSON.parse(response.body)], [200, { message: 'OK' }]);
