@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { text } from 'node:stream/consumers';
 import { describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { CONFIG_SCHEMA } from '../../lib/config.ts';
 import { ROOT } from '../helpers/process.ts';
 
-const run = promisify(execFile);
-
-/** Runs the pinned framework CLI (osls) as a user would, through npx. */
+/**
+ * Runs the pinned framework CLI (osls) as a user would, through npx. Its stdin is empty: `invoke
+ * local` without --path reads the event from a stdin that is not a terminal, and would wait on a pipe.
+ */
 async function serverless(...args: string[]): Promise<string> {
-  const { stdout } = await run('npx', ['--no-install', 'serverless', ...args], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' } });
+  const child = spawn('npx', ['--no-install', 'serverless', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' } });
+  const [stdout, stderr, code] = await Promise.all([text(child.stdout), text(child.stderr), new Promise((resolve) => child.on('close', resolve))]);
+  assert.equal(code, 0, `serverless ${args.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`);
   return stdout;
 }
 
