@@ -23,14 +23,16 @@ describe('the bundle in a clean folder with production dependencies only', () =>
       await cp(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
     }
     // The npm cache already holds these packages (CI's npm ci put them there). The model folder has
-    // model.onnx, so TFJS_NODE=auto leaves tfjs-node out, as in the images.
+    // model.onnx, so TFJS=auto leaves TF.js out, as in the images.
     await run('sh', ['scripts/install-runtime-deps.sh'], { cwd: dir, env: { ...process.env, npm_config_prefer_offline: 'true' }, maxBuffer: 16 * 1024 * 1024 });
     event = await readFile(path.join(ROOT, 'test/events/http-api-v2.json'), 'utf8');
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  test('holds no dev dependency, no tfjs-node and no TypeScript source', async () => {
+  test('holds no dev dependency, no TF.js and no TypeScript source', async () => {
     await assert.rejects(readFile(path.join(dir, 'node_modules/@tensorflow/tfjs-node/package.json')));
+    // model.onnx serves, so TF.js (tfjs, tfjs-wasm) is left out too.
+    await assert.rejects(readFile(path.join(dir, 'node_modules/@tensorflow/tfjs/package.json')));
     await assert.rejects(readFile(path.join(dir, 'node_modules/tsx/package.json')));
     await assert.rejects(readFile(path.join(dir, 'node_modules/typescript/package.json')));
     await assert.rejects(readFile(path.join(dir, 'node_modules/osls/package.json')));
