@@ -29,13 +29,15 @@ fi
 if [ -f "$MODEL_DIR/model.onnx" ]; then has_onnx=true; else has_onnx=false; fi
 [ "$TFJS" != auto ] || { [ "$has_onnx" = true ] && TFJS=false || TFJS=true; }
 [ "$TFJS_NODE" != auto ] || { [ "$has_onnx" = true ] && TFJS_NODE=false || TFJS_NODE=auto; }
+# npm uninstall --no-save takes the packages' own dependencies with them and leaves the lockfile be.
+drop() { npm uninstall --no-save --omit=dev --no-audit --no-fund "$@"; }
 if [ "$TFJS" = false ]; then
-  rm -rf node_modules/@tensorflow
+  drop @tensorflow/tfjs @tensorflow/tfjs-backend-wasm @tensorflow/tfjs-node
 elif [ "$TFJS_NODE" = true ]; then
   npm rebuild --ignore-scripts=false @tensorflow/tfjs-node
 elif [ "$TFJS_NODE" = false ] || ! npm rebuild --ignore-scripts=false @tensorflow/tfjs-node; then
   [ "$TFJS_NODE" = false ] || echo "tfjs-node could not be installed; the image serves with tfjs-wasm" >&2
-  rm -rf node_modules/@tensorflow/tfjs-node
+  drop @tensorflow/tfjs-node
 fi
 
 # ONNX Runtime ships its binaries for every OS and CPU; keep this machine's (about 220 MB less).
