@@ -46,7 +46,7 @@ describe('the Lambda image', () => {
     for (const line of measured) t.diagnostic(line);
   });
 
-  for (const [file, kind] of [['http-api-v2.json', 'v2, JSON body'], ['http-api-v2-base64.json', 'v2, base64 body'], ['rest-v1.json', 'v1 (REST API)']]) {
+  for (const [file, kind] of [['http-api-v2.json', 'v2, JSON body'], ['http-api-v2-base64.json', 'v2, base64 body'], ['rest-v1.json', 'v1 (REST API)']] as const) {
     test(`predict answers the ${kind} event with the right class`, async () => {
       const response = await predict.invoke(await readEvent(file));
       assert.equal(response.statusCode, 200, JSON.stringify(response));
