@@ -23,7 +23,7 @@ export type Target = 'beanstalk' | 'lambda';
 export async function buildImage(target: Target, tag: string, options: { context?: string; buildArgs?: Record<string, string> } = {}): Promise<number> {
   const started = performance.now();
   const buildArgs = Object.entries(options.buildArgs ?? {}).flatMap(([name, value]) => ['--build-arg', `${name}=${value}`]);
-  await docker('build', '--network', 'host', '--target', target, '-t', tag, ...buildArgs, options.context ?? ROOT);
+  await docker('build', '--network', 'host', '-f', path.join(ROOT, 'Dockerfile'), '--target', target, '-t', tag, ...buildArgs, options.context ?? ROOT);
   return (performance.now() - started) / 1000;
 }
 

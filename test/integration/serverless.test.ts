@@ -34,7 +34,8 @@ describe('serverless.yml (osls, offline)', () => {
     assert.equal(config.provider.stage, 'dev');
     assert.equal(config.provider.region, 'us-east-1');
     assert.equal(config.provider.runtime, 'nodejs22.x');
-    assert.deepEqual(config.provider.ecr.images.classifier, { path: './', file: 'Dockerfile', buildOptions: ['--target', 'lambda'], platform: 'linux/amd64', provenance: 'false' });
+    assert.deepEqual(config.provider.ecr.images.classifier, { path: './', file: 'Dockerfile', buildOptions: ['--target', 'lambda'], buildArgs: { MODEL_DIR: 'models/mobilenet_v2' }, platform: 'linux/amd64', provenance: 'false' });
+    assert.equal(config.provider.environment.MODEL_DIR, 'models/mobilenet_v2');
     const { predict, health } = config.functions;
     assert.deepEqual(predict.image, { name: 'classifier', command: ['dist/predict.handler'] });
     assert.deepEqual(health.image, { name: 'classifier', command: ['dist/health.handler'] });
@@ -54,6 +55,12 @@ describe('serverless.yml (osls, offline)', () => {
     assert.equal(config.provider.logRetentionInDays, 90);
     assert.equal(config.functions.predict.provisionedConcurrency, 2);
     assert.equal(config.functions.predict.name, 'image-classifier-prod-predict');
+  });
+
+  test('builds and names your own model folder from one param (modelDir)', async () => {
+    const config = await print('--stage', 'dev', '--param', 'modelDir=models/mine');
+    assert.deepEqual(config.provider.ecr.images.classifier.buildArgs, { MODEL_DIR: 'models/mine' });
+    assert.equal(config.provider.environment.MODEL_DIR, 'models/mine');
   });
 
   test('configures the functions with the same setting names as the server', async () => {
