@@ -3,10 +3,7 @@
  * (liveness), loads and warms the model (readiness), and drains on SIGTERM/SIGINT.
  */
 import { ConfigError, loadConfig } from './config.ts';
-import { createDownloader, downloadLimits } from './images/download.ts';
-import { createImageRetriever } from './images/retrieve.ts';
-import { createLogger } from './logger.ts';
-import { type Classifier, loadClassifier, serverOptions } from './model/classifier.ts';
+import { createRuntime } from './runtime.ts';
 import { createServer } from './server.ts';
 
 async function main(): Promise<void> {
@@ -18,18 +15,15 @@ async function main(): Promise<void> {
     console.error(error.message);
     process.exit(2);
   }
-  const logger = createLogger(config);
-  const downloader = createDownloader(downloadLimits(config));
-  if (config.allowPrivateUrls) logger.warn('ALLOW_PRIVATE_URLS is on: URLs may reach loopback, private and link-local addresses');
-
-  let classifier: Classifier | undefined;
-  const server = await createServer({ config, logger, retrieve: createImageRetriever(config, downloader), classifier: () => classifier });
+  const runtime = createRuntime(config, { classifier: 'workers' });
+  const { logger } = runtime;
+  const server = await createServer({ config, logger, retrieve: runtime.retrieve, classifier: runtime.classifier });
   await server.app.listen({ port: config.port, host: config.host });
   const address = server.app.server.address();
   logger.info('Listening', { host: config.host, port: typeof address === 'object' && address ? address.port : config.port });
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info('Shutting down: draining requests in flight', { signal, drainTimeoutMs: config.drainTimeoutMs });
@@ -39,19 +33,21 @@ async function main(): Promise<void> {
     }, config.drainTimeoutMs);
     deadline.unref();
     await server.close();
-    await Promise.all([classifier?.dispose(), downloader.close()]);
+    await runtime.close();
     logger.info('Stopped');
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  // A bug that escapes every handler still drains what is in flight, then exits non-zero.
+  const fatal = (kind: string) => (error: unknown) => {
+    logger.critical(`${kind}: draining, then exiting`, error instanceof Error ? error : new Error(String(error)));
+    void stop(kind, 1);
+  };
+  process.on('unhandledRejection', fatal('unhandledRejection'));
+  process.on('uncaughtException', fatal('uncaughtException'));
 
-  try {
-    classifier = await loadClassifier(serverOptions(config), logger);
-  } catch (error) {
-    logger.critical('The model could not be loaded', error as Error);
-    process.exit(1);
-  }
+  await runtime.loadClassifier().catch(() => process.exit(1));
 }
 
 await main();

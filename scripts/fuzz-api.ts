@@ -11,19 +11,15 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../lib/config.ts';
-import { createDownloader, downloadLimits } from '../lib/images/download.ts';
-import { createImageRetriever } from '../lib/images/retrieve.ts';
-import { createLogger } from '../lib/logger.ts';
-import { inProcessOptions, loadClassifier } from '../lib/model/classifier.ts';
+import { createRuntime } from '../lib/runtime.ts';
 import { createServer } from '../lib/server.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const examples = process.argv[2] ?? '1000';
 const config = loadConfig({ MODEL_DIR: path.join(root, 'models/mobilenet_v2'), LOG_LEVEL: 'SILENT' });
-const logger = createLogger(config);
-const classifier = await loadClassifier(inProcessOptions(config), logger);
-const downloader = createDownloader(downloadLimits(config), { isAddressAllowed: () => false });
-const server = await createServer({ config, logger, retrieve: createImageRetriever(config, downloader), classifier: () => classifier });
+const runtime = createRuntime(config, { downloaderDeps: { isAddressAllowed: () => false } });
+await runtime.loadClassifier();
+const server = await createServer({ config, logger: runtime.logger, retrieve: runtime.retrieve, classifier: runtime.classifier });
 await server.app.listen({ port: 0, host: '127.0.0.1' });
 const { port } = server.app.server.address() as AddressInfo;
 
@@ -35,5 +31,5 @@ const child = spawn(command, args, { cwd: root, stdio: 'inherit' });
 const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
 
 await server.close();
-await Promise.all([classifier.dispose(), downloader.close()]);
+await runtime.close();
 process.exit(code ?? 1);

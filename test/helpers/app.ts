@@ -4,10 +4,10 @@
  */
 import type { AddressInfo } from 'node:net';
 import { type Config, loadConfig } from '../../lib/config.ts';
-import { type DownloaderDeps, createDownloader, downloadLimits } from '../../lib/images/download.ts';
-import { createImageRetriever } from '../../lib/images/retrieve.ts';
+import type { DownloaderDeps } from '../../lib/images/download.ts';
 import { createLogger, type Logger } from '../../lib/logger.ts';
 import { type Classifier, inProcessOptions, loadClassifier } from '../../lib/model/classifier.ts';
+import { createRuntime } from '../../lib/runtime.ts';
 import { createServer, type Server } from '../../lib/server.ts';
 import { MODEL_DIR } from './fixtures.ts';
 
@@ -42,8 +42,8 @@ export interface AppOptions {
 export async function startApp(options: AppOptions = {}): Promise<RunningApp> {
   const config = loadConfig({ MODEL_DIR, ...options.env });
   const classifier = options.classifier === null ? undefined : (options.classifier ?? (await sharedClassifier(config.engine)));
-  const downloader = createDownloader(downloadLimits(config), options.downloaderDeps);
-  const server = await createServer({ config, logger: silentLogger, retrieve: createImageRetriever(config, downloader), classifier: () => classifier });
+  const runtime = createRuntime(config, { logger: silentLogger, sharedClassifier: classifier, downloaderDeps: options.downloaderDeps });
+  const server = await createServer({ config, logger: silentLogger, retrieve: runtime.retrieve, classifier: runtime.classifier });
   await server.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = server.app.server.address() as AddressInfo;
   return {
@@ -52,7 +52,7 @@ export async function startApp(options: AppOptions = {}): Promise<RunningApp> {
     baseUrl: `http://127.0.0.1:${port}`,
     async close() {
       await server.close();
-      await downloader.close();
+      await runtime.close();
     },
   };
 }

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import sharp from 'sharp';
 import { loadConfig } from '../../lib/config.ts';
-import { createDownloader, downloadLimits } from '../../lib/images/download.ts';
-import { createImageRetriever } from '../../lib/images/retrieve.ts';
 import { createHealthHandler } from '../../lib/lambda/health-function.ts';
 import { type LambdaHandler, createPredictHandler } from '../../lib/lambda/predict-function.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Classifier } from '../../lib/model/classifier.ts';
+import { createRuntime } from '../../lib/runtime.ts';
 import { type RunningApp, sharedClassifier, startApp } from '../helpers/app.ts';
 import { MODEL_DIR, expected, readFixture } from '../helpers/fixtures.ts';
 import { type TestServer, startHttpServer } from '../helpers/http-server.ts';
@@ -28,14 +26,8 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
   let small: string;
 
   const buildPredictHandler = (withClassifier: Classifier = classifier): LambdaHandler => {
-    const config = loadConfig(ENV);
-    return createPredictHandler({
-      config,
-      logger: createLogger(config),
-      metrics: new Metrics({ namespace: config.metricsNamespace, serviceName: config.serviceName }),
-      classifier: withClassifier,
-      retrieve: createImageRetriever(config, createDownloader(downloadLimits(config))),
-    });
+    const { config, logger, metrics, retrieve } = createRuntime(loadConfig(ENV), { sharedClassifier: withClassifier });
+    return createPredictHandler({ config, logger, metrics, retrieve, classifier: withClassifier });
   };
   let handler: LambdaHandler;
 

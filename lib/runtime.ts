@@ -1,0 +1,67 @@
+/**
+ * The composition root: what every entry point (server, Lambda, CLI, bench, fuzz, tests) builds
+ * from its configuration, built here once, with one close() that releases it in the right order.
+ */
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Config } from './config.ts';
+import { type Downloader, type DownloaderDeps, createDownloader, downloadLimits } from './images/download.ts';
+import { type ImageRetriever, createImageRetriever } from './images/retrieve.ts';
+import { type Logger, createLogger } from './logger.ts';
+import { type Classifier, inProcessOptions, loadClassifier, serverOptions } from './model/classifier.ts';
+
+export interface RuntimeOptions {
+  /** `workers` for the server (a worker pool, batching across requests); else in this thread. */
+  classifier?: 'in-process' | 'workers';
+  /** A classifier loaded elsewhere and shared (tests); the runtime uses it and does not dispose it. */
+  sharedClassifier?: Classifier;
+  logger?: Logger;
+  downloaderDeps?: DownloaderDeps;
+}
+
+export interface Runtime {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly downloader: Downloader;
+  readonly retrieve: ImageRetriever;
+  /** The classifier once loaded, else undefined (the server answers not-ready meanwhile). */
+  classifier(): Classifier | undefined;
+  /** Loads (once) and returns the classifier; a load failure is logged as critical and thrown. */
+  loadClassifier(): Promise<Classifier>;
+  /** Disposes the classifier (after a load in progress), then closes the downloader's sockets. */
+  close(): Promise<void>;
+}
+
+export function createRuntime(config: Config, options: RuntimeOptions = {}): Runtime {
+  const logger = options.logger ?? createLogger(config);
+  if (config.allowPrivateUrls) logger.warn('ALLOW_PRIVATE_URLS is on: URLs may reach loopback, private and link-local addresses');
+  const metrics = new Metrics({ namespace: config.metricsNamespace, serviceName: config.serviceName });
+  const downloader = createDownloader(downloadLimits(config), options.downloaderDeps);
+  let loaded = options.sharedClassifier;
+  let loading: Promise<Classifier> | undefined = loaded && Promise.resolve(loaded);
+
+  const loadOwnClassifier = async (): Promise<Classifier> => {
+    const classifierOptions = options.classifier === 'workers' ? serverOptions(config) : inProcessOptions(config);
+    try {
+      loaded = await loadClassifier(classifierOptions, logger);
+      return loaded;
+    } catch (error) {
+      logger.critical('The model could not be loaded', error as Error);
+      throw error;
+    }
+  };
+
+  return {
+    config,
+    logger,
+    metrics,
+    downloader,
+    retrieve: createImageRetriever(config, downloader),
+    classifier: () => loaded,
+    loadClassifier: () => (loading ??= loadOwnClassifier()),
+    async close() {
+      const own = options.sharedClassifier ? undefined : await loading?.catch(() => undefined);
+      await Promise.all([own?.dispose(), downloader.close()]);
+    },
+  };
+}
