@@ -7,10 +7,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { loadConfig } from '../config.ts';
 import { ImageError, imageTooLarge } from '../errors.ts';
 import { decodeImage } from '../images/decode.ts';
-import { createDownloader, downloadLimits } from '../images/download.ts';
-import { createLogger } from '../logger.ts';
-import { inProcessOptions, loadClassifier } from '../model/classifier.ts';
 import { type Prediction, topPredictions } from '../model/predictions.ts';
+import { createRuntime } from '../runtime.ts';
 import { semaphore } from '../semaphore.ts';
 import type { CliOptions } from './args.ts';
 import type { CliInput } from './inputs.ts';
@@ -69,8 +67,9 @@ export async function localBackend(options: CliOptions, env: Record<string, stri
     MODEL_DIR: options.modelDir || env.MODEL_DIR || defaultModelDir,
     ...(options.engine && { ENGINE: options.engine }),
   });
-  const classifier = await loadClassifier(inProcessOptions(config), createLogger(config));
-  const downloader = createDownloader(downloadLimits(config));
+  const runtime = createRuntime(config);
+  const { downloader } = runtime;
+  const classifier = await runtime.loadClassifier();
   const downloadSlot = semaphore(config.downloadConcurrency);
   const toPixels = async (input: CliInput & { kind: 'url' | 'file' }): Promise<Buffer> => {
     const bytes = input.kind === 'url' ? await downloadSlot(() => downloader.download(input.url)) : await readImageFile(input.file, config.maxImageBytes);
@@ -94,9 +93,7 @@ export async function localBackend(options: CliOptions, env: Record<string, stri
       const predictions = new Map(ready.map((entry, i) => [entry, topPredictions(probabilities[i]!, classifier.labels, options.top)]));
       return decoded.map((entry) => entry.failure ?? { label: entry.input.label, ok: true, predictions: predictions.get(entry)! });
     },
-    async close() {
-      await Promise.all([classifier.dispose(), downloader.close()]);
-    },
+    close: runtime.close,
   };
 }
 
