@@ -108,7 +108,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       { kind: 'schema violation', contentType: json, body: '{"top_k": 0}', status: 422, code: 'REQUEST_INVALID' },
       { kind: 'too many images', contentType: json, body: JSON.stringify({ images: Array.from({ length: 33 }, () => ({ url: 'https://example.com/a.jpg' })) }), status: 422, code: 'REQUEST_TOO_MANY_IMAGES' },
       { kind: 'missing image', contentType: json, body: JSON.stringify({ images: [{ url: imageUrl('missing.jpg') }] }), status: 400, code: 'IMAGES_REJECTED' },
-      { kind: 'forbidden url', contentType: json, body: JSON.stringify({ images: [{ url: 'http://169.254.169.254/latest/meta-data/' }] }), status: 400, code: 'IMAGES_REJECTED' },
+      // Loopback (port 1, nothing listens), refused by the guard: 127.0.0.2 is the only local address it lets through.
+      { kind: 'forbidden url', contentType: json, body: JSON.stringify({ images: [{ url: 'http://127.0.0.1:1/latest/meta-data/' }] }), status: 400, code: 'IMAGES_REJECTED' },
       { kind: 'corrupt image', contentType: json, body: JSON.stringify({ images: [{ data: corrupt }] }), status: 400, code: 'IMAGES_REJECTED' },
       { kind: 'bad base64', contentType: json, body: JSON.stringify({ images: [{ data: 'not*base64' }] }), status: 400, code: 'IMAGES_REJECTED' },
       { kind: 'unknown route', method: 'GET', path: '/v1/predictions', body: '', status: 404, code: 'ROUTE_NOT_FOUND' },

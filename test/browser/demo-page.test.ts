@@ -214,8 +214,9 @@ describe('demo page in Chromium', { skip }, () => {
     assert.equal(await urlField.getAttribute('aria-invalid'), 'true');
     assert.equal(predictRequests.length, 0, 'nothing is sent for an invalid URL');
 
-    // The cloud metadata address: refused by the server's address policy, without any download.
-    const url = 'http://169.254.169.254/latest/meta-data/cat.jpg';
+    // A loopback address (port 1, where nothing listens) in place of the cloud metadata address, so the
+    // URL names no address off this machine: the server's address policy refuses it without any download.
+    const url = 'http://127.0.0.1:1/latest/meta-data/cat.jpg';
     await urlField.fill(url);
     await page.getByRole('button', { name: 'Classify' }).click();
     await page.locator('#alert .alert', { hasText: url }).waitFor();
@@ -239,7 +240,7 @@ describe('demo page in Chromium', { skip }, () => {
     });
     const urlField = page.getByLabel('Image URL', { exact: true });
     const button = page.getByRole('button', { name: /Classify/ });
-    await urlField.fill('http://169.254.169.254/busy.jpg');
+    await urlField.fill('http://127.0.0.1:1/busy.jpg'); // refused by the address policy, like any loopback URL
     await urlField.press('Enter');
     await page.locator('#results[aria-busy="true"]').waitFor({ state: 'attached' });
     assert.equal(await button.getAttribute('aria-disabled'), 'true');

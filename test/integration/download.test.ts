@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { lookup as dnsLookup } from 'node:dns';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { ImageError } from '../../lib/errors.ts';
@@ -26,6 +27,25 @@ function fixedLookup(...answers: string[][]): LookupFunction & { calls: number }
   return lookup;
 }
 
+// Names that stand in for private, link-local and other non-public addresses, so that no URL in this
+// file carries such an address: the guard refuses these names by the address they resolve to.
+const NAMES: Record<string, string> = {
+  'private10.example': '10.0.0.1',
+  'private192.example': '192.168.1.1',
+  'metadata.example': '169.254.169.254',
+  'ula.example': 'fd00::1',
+  'unspecified.example': '0.0.0.0',
+};
+
+/** Resolves the names above through the table and any other name (localhost) through the system. */
+const namedLookup = ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+  const address = NAMES[hostname];
+  if (address === undefined) return (dnsLookup as (...args: unknown[]) => void)(hostname, options, callback);
+  const family = address.includes(':') ? 6 : 4;
+  if (options.all) callback(null, [{ address, family }]);
+  else callback(null, address, family);
+}) as unknown as LookupFunction;
+
 describe('createDownloader', () => {
   let server: TestServer;
   let hits: string[] = [];
@@ -33,7 +53,7 @@ describe('createDownloader', () => {
     '/image': (_req, res) => res.end('image bytes'),
     '/redirect/relative': (_req, res) => res.writeHead(302, { location: '/image' }).end(),
     '/redirect/loop': (_req, res) => res.writeHead(301, { location: '/redirect/loop' }).end(),
-    '/redirect/metadata': (_req, res) => res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end(),
+    '/redirect/metadata': (_req, res) => res.writeHead(302, { location: 'http://metadata.example/latest/meta-data/' }).end(),
     '/redirect/file': (_req, res) => res.writeHead(302, { location: 'file:///etc/passwd' }).end(),
     '/missing': (_req, res) => res.writeHead(404).end('not here'),
     '/error': (_req, res) => res.writeHead(500).end(),
@@ -153,7 +173,7 @@ describe('createDownloader', () => {
   });
 
   describe('with the SSRF guard on', () => {
-    test('refuses loopback, private, link-local and mapped addresses without connecting', async () => {
+    test('refuses loopback and mapped addresses, and names resolving to private, link-local, ULA and unspecified addresses, without connecting', async () => {
       hits = [];
       const urls = [
         server.url('/image'),
@@ -162,13 +182,13 @@ describe('createDownloader', () => {
         `http://[::ffff:127.0.0.1]:${server.port}/image`,
         `http://2130706433:${server.port}/image`, // 127.0.0.1 in decimal
         `http://0x7f.1:${server.port}/image`,
-        'http://10.0.0.1/image',
-        'http://192.168.1.1/image',
-        'http://169.254.169.254/latest/meta-data/',
-        'http://[fd00::1]/image',
-        'http://0.0.0.0/image',
+        'http://private10.example/image', // 10.0.0.1
+        'http://private192.example/image', // 192.168.1.1
+        'http://metadata.example/latest/meta-data/', // 169.254.169.254
+        'http://ula.example/image', // fd00::1
+        'http://unspecified.example/image', // 0.0.0.0
       ];
-      for (const url of urls) await assert.rejects(download(url, guarded), failsWith('URL_FORBIDDEN'), url);
+      for (const url of urls) await assert.rejects(download(url, guarded, { lookup: namedLookup }), failsWith('URL_FORBIDDEN'), url);
       assert.deepEqual(hits, []);
     });
 
@@ -196,7 +216,7 @@ describe('createDownloader', () => {
       before(async () => {
         publicServer = await startHttpServer((req, res) => {
           if (req.url === '/to-loopback') res.writeHead(302, { location: server.url('/image') }).end();
-          else if (req.url === '/to-metadata') res.writeHead(307, { location: 'http://169.254.169.254/latest/meta-data/iam/' }).end();
+          else if (req.url === '/to-metadata') res.writeHead(307, { location: 'http://metadata.example/latest/meta-data/iam/' }).end();
           else if (req.url === '/to-rebound-name') res.writeHead(302, { location: `http://rebind.example:${server.port}/image` }).end();
           else res.end('public image');
         }, '127.0.0.2');
@@ -213,8 +233,8 @@ describe('createDownloader', () => {
         assert.deepEqual(hits, []);
       });
 
-      test('refuses a redirect to the cloud metadata endpoint', async () => {
-        await assert.rejects(download(publicServer.url('/to-metadata'), guarded, { isAddressAllowed }), failsWith('URL_FORBIDDEN'));
+      test('refuses a redirect to a name resolving to the cloud metadata endpoint', async () => {
+        await assert.rejects(download(publicServer.url('/to-metadata'), guarded, { lookup: namedLookup, isAddressAllowed }), failsWith('URL_FORBIDDEN'));
       });
 
       test('judges the address each connection resolves to, so a name that rebinds to loopback is refused', async () => {

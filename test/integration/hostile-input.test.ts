@@ -17,6 +17,11 @@ const NAMES: Record<string, string> = {
   'metadata.example': '169.254.169.254',
   'loopback6.example': '::1',
   'mapped.example': '::ffff:10.0.0.1',
+  'mapped-metadata.example': '::ffff:a9fe:a9fe',
+  'linklocal6.example': 'fe80::1',
+  'ula.example': 'fd00::1',
+  'unspecified6.example': '::',
+  'unspecified.example': '0.0.0.0',
   localhost: '127.0.0.1',
 };
 const lookup = ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
@@ -60,7 +65,7 @@ describe('hostile input', () => {
         res.destroy();
       },
       '/loop': (_req, res) => res.writeHead(302, { location: '/loop' }).end(),
-      '/to-metadata': (_req, res) => res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }).end(),
+      '/to-metadata': (_req, res) => res.writeHead(302, { location: 'http://metadata.example/latest/meta-data/iam/security-credentials/' }).end(),
       '/to-internal-name': (_req, res) => res.writeHead(301, { location: 'http://internal.example/admin' }).end(),
       '/to-file': (_req, res) => res.writeHead(302, { location: 'file:///etc/passwd' }).end(),
     };
@@ -102,18 +107,30 @@ describe('hostile input', () => {
       await refusesImage({ url: url('/chain/3') }, 'DOWNLOAD_TOO_MANY_REDIRECTS');
       assert.equal((await predict({ images: [{ url: url('/chain/2') }] })).status, 200);
     });
-    test('a redirect to the metadata endpoint 169.254.169.254: URL_FORBIDDEN', () => refusesImage({ url: url('/to-metadata') }, 'URL_FORBIDDEN'));
+    test('a redirect to a name resolving to the metadata endpoint: URL_FORBIDDEN', () => refusesImage({ url: url('/to-metadata') }, 'URL_FORBIDDEN'));
     test('a redirect to a name that resolves to a private address: URL_FORBIDDEN', () => refusesImage({ url: url('/to-internal-name') }, 'URL_FORBIDDEN'));
     test('a redirect to file:: URL_SCHEME_UNSUPPORTED', () => refusesImage({ url: url('/to-file') }, 'URL_SCHEME_UNSUPPORTED'));
 
-    test('IPv6 and IPv4-mapped literals, and other spellings of loopback: URL_FORBIDDEN', async () => {
-      const literals = ['[::1]', '[::ffff:127.0.0.1]', '[::ffff:a9fe:a9fe]', '[fe80::1]', '[fd00::1]', '[::]', '0x7f000001', '017700000001', '127.1', '0'];
+    // Only loopback spellings appear as literals in URLs; the non-loopback addresses come through names below.
+    test('loopback as IPv6, IPv4-mapped, hex, octal and short literals: URL_FORBIDDEN', async () => {
+      const literals = ['[::1]', '[::ffff:127.0.0.1]', '0x7f000001', '017700000001', '127.1'];
       const response = await predict({ images: literals.map((host) => ({ url: `http://${host}:${hostile.port}/photo.jpg` })) });
       await expectRefusal(response, 400, 'IMAGES_REJECTED', literals.map(() => 'URL_FORBIDDEN'));
     });
 
-    test('names that resolve to private, link-local, loopback and mapped addresses: URL_FORBIDDEN', async () => {
-      const names = ['internal.example', 'metadata.example', 'loopback6.example', 'mapped.example', 'localhost'];
+    test('names that resolve to private, link-local, ULA, unspecified, loopback and mapped addresses: URL_FORBIDDEN', async () => {
+      const names = [
+        'internal.example',
+        'metadata.example',
+        'loopback6.example',
+        'mapped.example',
+        'mapped-metadata.example',
+        'linklocal6.example',
+        'ula.example',
+        'unspecified6.example',
+        'unspecified.example',
+        'localhost',
+      ];
       const response = await predict({ images: names.map((name) => ({ url: `http://${name}/photo.jpg` })) });
       await expectRefusal(response, 400, 'IMAGES_REJECTED', names.map(() => 'URL_FORBIDDEN'));
     });

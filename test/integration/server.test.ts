@@ -391,8 +391,11 @@ describe('HTTP server', () => {
         hits++;
         res.writeHead(302, { location: fixtureServer.url('/images/owl.jpg') }).end();
       }, '127.0.0.2');
+      // Names stand in for the private and link-local addresses, so no URL carries a non-loopback address;
+      // the guard refuses them by the address they resolve to. Any other name resolves to loopback.
+      const addresses: Record<string, string> = { 'cdn.example': '127.0.0.2', 'private.example': '10.1.2.3', 'metadata.example': '169.254.169.254' };
       const lookup = ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-        const address = hostname === 'cdn.example' ? '127.0.0.2' : '127.0.0.1';
+        const address = addresses[hostname] ?? '127.0.0.1';
         if (options.all) callback(null, [{ address, family: 4 }]);
         else callback(null, address, 4);
       }) as never;
@@ -403,14 +406,14 @@ describe('HTTP server', () => {
       await publicServer.close();
     });
 
-    test('refuses loopback, private, link-local and metadata URLs, a name resolving to loopback, and a redirect to loopback', async () => {
+    test('refuses loopback URLs, names resolving to loopback, private and link-local (metadata) addresses, and a redirect to loopback', async () => {
       const port = fixtureServer.port;
       const urls = [
         `http://127.0.0.1:${port}/images/owl.jpg`,
         `http://localhost:${port}/images/owl.jpg`,
         `http://[::1]:${port}/images/owl.jpg`,
-        'http://10.1.2.3/images/owl.jpg',
-        'http://169.254.169.254/latest/meta-data/',
+        'http://private.example/images/owl.jpg', // resolves to 10.1.2.3
+        'http://metadata.example/latest/meta-data/', // resolves to 169.254.169.254
         `http://images.internal.example:${port}/images/owl.jpg`,
         `http://cdn.example:${publicServer.port}/owl.jpg`,
       ];
