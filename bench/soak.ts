@@ -16,10 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { loadConfig } from '../lib/config.ts';
 import { isPublicAddress } from '../lib/images/address-policy.ts';
-import { createDownloader, downloadLimits } from '../lib/images/download.ts';
-import { createImageRetriever } from '../lib/images/retrieve.ts';
-import { createLogger } from '../lib/logger.ts';
-import { loadClassifier, serverOptions } from '../lib/model/classifier.ts';
+import { createRuntime } from '../lib/runtime.ts';
 import { createServer } from '../lib/server.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,10 +74,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const imageUrl = (name: string) => `http://127.0.0.2:${(images.address() as AddressInfo).port}/${encodeURIComponent(name)}`;
 
   const config = loadConfig({ MODEL_DIR: path.join(ROOT, 'models/mobilenet_v2'), ENGINE: options.engine ?? 'tfjs-wasm', LOG_LEVEL: 'SILENT' });
-  const logger = createLogger(config);
-  const classifier = await loadClassifier(serverOptions(config), logger);
-  const downloader = createDownloader(downloadLimits(config), { isAddressAllowed: (address) => address === '127.0.0.2' || isPublicAddress(address) });
-  const server = await createServer({ config, logger, retrieve: createImageRetriever(config, downloader), classifier: () => classifier });
+  const runtime = createRuntime(config, { classifier: 'workers', downloaderDeps: { isAddressAllowed: (address) => address === '127.0.0.2' || isPublicAddress(address) } });
+  const classifier = await runtime.loadClassifier();
+  const server = await createServer({ config, logger: runtime.logger, retrieve: runtime.retrieve, classifier: runtime.classifier });
   await server.app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
 
@@ -168,7 +164,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   await pool.close();
   await server.close();
-  await Promise.all([classifier.dispose(), downloader.close()]);
+  await runtime.close();
   await new Promise<void>((resolve) => images.close(() => resolve()));
 
   report.passed =
