@@ -7,6 +7,7 @@ import type { Logger } from '../logger.ts';
 import { routeMissing } from '../errors.ts';
 import { type HttpRequest, type HttpResponse, errorResponse, jsonResponse, methodsAt, readHttpEvent } from './http-event.ts';
 import type { LambdaHandler } from './predict-function.ts';
+import { serializers } from './response-serializers.ts';
 
 export function createHealthHandler(logger: Logger): LambdaHandler {
   return async (event, context) => {
@@ -18,7 +19,7 @@ export function createHealthHandler(logger: Logger): LambdaHandler {
       request = readHttpEvent(event);
       if (request.requestId) logger.setCorrelationId(request.requestId);
       if (request.method !== 'GET' || request.path !== '/health') throw routeMissing(methodsAt(['GET /health'], request.path));
-      response = jsonResponse(200, { message: 'OK' });
+      response = jsonResponse(200, serializers.health({ message: 'OK' }));
     } catch (error) {
       response = errorResponse(error).response;
     }

@@ -6,6 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResul
 import { type ErrorBody, ServiceError, toErrorResponse } from '../errors.ts';
 import { callerRequestId } from '../request-id.ts';
 import { JSON_SECURITY_HEADERS } from '../security-headers.ts';
+import { serializers } from './response-serializers.ts';
 
 export type HttpEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
 
@@ -56,14 +57,14 @@ function isObject(value: unknown): value is Record<string, any> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
-  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...JSON_SECURITY_HEADERS, ...headers }, body: JSON.stringify(body), isBase64Encoded: false };
+export function jsonResponse(statusCode: number, body: string, headers: Record<string, string> = {}): HttpResponse {
+  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...JSON_SECURITY_HEADERS, ...headers }, body, isBase64Encoded: false };
 }
 
 /** The response for any thrown value, as the HTTP server gives it; also returns the error body for logs and metrics. */
 export function errorResponse(error: unknown): { response: HttpResponse; body: ErrorBody } {
   const { statusCode, body, headers } = toErrorResponse(error);
-  return { response: jsonResponse(statusCode, body, headers), body };
+  return { response: jsonResponse(statusCode, serializers.error(body), headers), body };
 }
 
 /**

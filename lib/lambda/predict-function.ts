@@ -17,6 +17,7 @@ import { predict } from '../service.ts';
 import { type StageTimings, round, roundTimings, serverTimingHeader } from '../timings.ts';
 import { createRequestParser } from '../validation.ts';
 import { type HttpEvent, type HttpRequest, type HttpResponse, errorResponse, jsonResponse, methodsAt, readHttpEvent } from './http-event.ts';
+import { serializers } from './response-serializers.ts';
 
 export interface PredictFunctionDeps {
   config: Config;
@@ -29,7 +30,8 @@ export interface PredictFunctionDeps {
 export type LambdaHandler = (event: HttpEvent, context: Context) => Promise<HttpResponse>;
 
 interface RouteResult {
-  body: unknown;
+  /** The body, serialized through the route's response schema. */
+  json: string;
   timings?: StageTimings;
 }
 
@@ -42,10 +44,11 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
       // As the HTTP server: no body and no content type is an absent body (a 422), not a parse error.
       const absent = !request.body?.length && request.headers['content-type'] === undefined;
       const json = absent ? undefined : parseJsonBody(request.body ?? '', request.headers['content-type'], config.maxBodyBytes);
-      return predict(requestParser.parse(json), { classifier, retrieve: deps.retrieve });
+      const { body, timings } = await predict(requestParser.parse(json), { classifier, retrieve: deps.retrieve });
+      return { json: serializers.predict(body), timings };
     },
-    'GET /health/ready': async () => ({ body: { status: 'ready' } }),
-    'GET /v1/models': async () => ({ body: classifier.info }),
+    'GET /health/ready': async () => ({ json: serializers.readiness({ status: 'ready' }) }),
+    'GET /v1/models': async () => ({ json: serializers.modelInfo(classifier.info) }),
   };
 
   return async (event, context) => {
@@ -64,7 +67,7 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
       const route = routes[`${request.method} ${request.path}`];
       if (!route) throw routeMissing(methodsAt(Object.keys(routes), request.path));
       result = await route(request);
-      response = jsonResponse(200, result.body, result.timings ? { 'server-timing': serverTimingHeader(result.timings) } : {});
+      response = jsonResponse(200, result.json, result.timings ? { 'server-timing': serverTimingHeader(result.timings) } : {});
     } catch (error) {
       const failure = errorResponse(error);
       response = failure.response;

@@ -133,6 +133,19 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       }
     });
 
+    test('a result field the response schema does not name is dropped by both (same serializer)', async () => {
+      const leaky: Classifier = { ...classifier, info: { ...classifier.info, internalPath: '/var/task/models/x' } as Classifier['info'] };
+      const leakyServer = await startApp({ env: ENV, classifier: leaky });
+      try {
+        const fromServer = await fetch(`${leakyServer.baseUrl}/v1/models`).then(async (r) => ({ status: r.status, body: (await r.json()) as object }));
+        const fromLambda = await invoke(httpApiEvent('GET', '/v1/models'), buildPredictHandler(leaky));
+        assert.deepEqual({ status: fromLambda.status, body: fromLambda.body }, fromServer);
+        assert.equal('internalPath' in fromServer.body, false);
+      } finally {
+        await leakyServer.close();
+      }
+    });
+
     test('an unexpected fault (injected: a classifier that throws)', async () => {
       const throwing: Classifier = { ...classifier, classify: () => Promise.reject(new Error('engine exploded at /var/task/x.js')) };
       const faulty = await startApp({ env: ENV, classifier: throwing });
