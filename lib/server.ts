@@ -19,7 +19,7 @@ import type { Classifier } from './model/classifier.ts';
 import { isJsonContentType, parseJson, readBody } from './request-body.ts';
 import { callerRequestId } from './request-id.ts';
 import { COMMON_SECURITY_HEADERS, JSON_SECURITY_HEADERS, docsContentSecurityPolicy } from './security-headers.ts';
-import { errorBodySchema, healthSchema, modelInfoSchema, predictResponseSchema, readinessSchema } from './schemas.ts';
+import { ROUTES, fastifySchema } from './routes.ts';
 import { predict } from './service.ts';
 import { type StageTimings, round, roundTimings, serverTimingHeader } from './timings.ts';
 import { type PredictRequest, createRequestParser, requestInvalid, validatorFor } from './validation.ts';
@@ -145,7 +145,6 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
     transformStaticCSP: docsContentSecurityPolicy,
   });
 
-  const errorResponses = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
   const requireClassifier = (): Classifier => {
     const classifier = deps.classifier();
     if (!classifier) throw new ServiceError('SERVICE_NOT_READY', undefined, { retryAfterSeconds: RETRY_AFTER_SECONDS });
@@ -154,36 +153,39 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   const requestParser = createRequestParser(config);
   const admission = createAdmission(config.maxQueueImages);
 
-  app.get('/health', {
-    schema: { summary: 'Liveness: the process is up.', tags: ['health'], response: { 200: healthSchema } },
+  app.route({
+    method: ROUTES.health.method,
+    url: ROUTES.health.path,
+    schema: fastifySchema(ROUTES.health),
     handler: async () => ({ message: 'OK' }),
   });
 
-  app.get('/health/ready', {
-    schema: { summary: 'Readiness: the model is loaded and warmed up (probe this from load balancers).', tags: ['health'], response: { 200: readinessSchema, ...errorResponses(503) } },
+  app.route({
+    method: ROUTES.readiness.method,
+    url: ROUTES.readiness.path,
+    schema: fastifySchema(ROUTES.readiness),
     handler: async () => {
       requireClassifier();
       return { status: 'ready' };
     },
   });
 
-  app.get('/v1/models', {
-    schema: { summary: 'The model being served.', tags: ['model'], response: { 200: modelInfoSchema, ...errorResponses(503) } },
+  app.route({
+    method: ROUTES.models.method,
+    url: ROUTES.models.path,
+    schema: fastifySchema(ROUTES.models),
     handler: async () => requireClassifier().info,
   });
 
-  app.post('/v1/predict', {
+  app.route({
+    method: ROUTES.predict.method,
+    url: ROUTES.predict.path,
     // Not ready, or full: refuse before reading (and parsing) a body of up to MAX_BODY_BYTES.
     onRequest: async () => {
       requireClassifier();
       admission.checkOpen();
     },
-    schema: {
-      summary: 'Classify images given by URL or as base64 data.',
-      tags: ['model'],
-      body: requestParser.schema,
-      response: { 200: predictResponseSchema, ...errorResponses(400, 413, 415, 422, 500, 503) },
-    },
+    schema: { ...fastifySchema(ROUTES.predict), body: requestParser.schema },
     handler: async (request, reply) => {
       const classifier = requireClassifier();
       // Stop downloading for a client that has gone away. (The request's own 'close' fires as soon as

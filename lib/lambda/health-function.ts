@@ -7,7 +7,8 @@ import type { Logger } from '../logger.ts';
 import { routeMissing } from '../errors.ts';
 import { type HttpRequest, type HttpResponse, errorResponse, jsonResponse, methodsAt, readHttpEvent } from './http-event.ts';
 import type { LambdaHandler } from './predict-function.ts';
-import { serializers } from './response-serializers.ts';
+import { serializeRoute } from './response-serializers.ts';
+import { routeKey, routesOf } from '../routes.ts';
 
 export function createHealthHandler(logger: Logger): LambdaHandler {
   return async (event, context) => {
@@ -18,8 +19,9 @@ export function createHealthHandler(logger: Logger): LambdaHandler {
     try {
       request = readHttpEvent(event);
       if (request.requestId) logger.setCorrelationId(request.requestId);
-      if (request.method !== 'GET' || request.path !== '/health') throw routeMissing(methodsAt(['GET /health'], request.path));
-      response = jsonResponse(200, serializers.health({ message: 'OK' }));
+      const keys = routesOf('health').map(routeKey);
+      if (!keys.includes(`${request.method} ${request.path}`)) throw routeMissing(methodsAt(keys, request.path));
+      response = jsonResponse(200, serializeRoute.health({ message: 'OK' }));
     } catch (error) {
       response = errorResponse(error).response;
     }

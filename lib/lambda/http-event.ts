@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResul
 import { type ErrorBody, ServiceError, toErrorResponse } from '../errors.ts';
 import { callerRequestId } from '../request-id.ts';
 import { JSON_SECURITY_HEADERS } from '../security-headers.ts';
-import { serializers } from './response-serializers.ts';
+import { serializeError } from './response-serializers.ts';
 
 export type HttpEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
 
@@ -64,7 +64,7 @@ export function jsonResponse(statusCode: number, body: string, headers: Record<s
 /** The response for any thrown value, as the HTTP server gives it; also returns the error body for logs and metrics. */
 export function errorResponse(error: unknown): { response: HttpResponse; body: ErrorBody } {
   const { statusCode, body, headers } = toErrorResponse(error);
-  return { response: jsonResponse(statusCode, serializers.error(body), headers), body };
+  return { response: jsonResponse(statusCode, serializeError(body), headers), body };
 }
 
 /**

@@ -17,7 +17,8 @@ import { predict } from '../service.ts';
 import { type StageTimings, round, roundTimings, serverTimingHeader } from '../timings.ts';
 import { createRequestParser } from '../validation.ts';
 import { type HttpEvent, type HttpRequest, type HttpResponse, errorResponse, jsonResponse, methodsAt, readHttpEvent } from './http-event.ts';
-import { serializers } from './response-serializers.ts';
+import { serializeRoute } from './response-serializers.ts';
+import { ROUTES, type RouteNamesOf, routeKey } from '../routes.ts';
 
 export interface PredictFunctionDeps {
   config: Config;
@@ -39,17 +40,19 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
   const { config, logger, metrics, classifier } = deps;
   const requestParser = createRequestParser(config);
 
-  const routes: Record<string, (request: HttpRequest) => Promise<RouteResult>> = {
-    'POST /v1/predict': async (request) => {
+  const handlers: Record<RouteNamesOf<'predict'>, (request: HttpRequest) => Promise<RouteResult>> = {
+    predict: async (request) => {
       // As the HTTP server: no body and no content type is an absent body (a 422), not a parse error.
       const absent = !request.body?.length && request.headers['content-type'] === undefined;
       const json = absent ? undefined : parseJsonBody(request.body ?? '', request.headers['content-type'], config.maxBodyBytes);
       const { body, timings } = await predict(requestParser.parse(json), { classifier, retrieve: deps.retrieve });
-      return { json: serializers.predict(body), timings };
+      return { json: serializeRoute.predict(body), timings };
     },
-    'GET /health/ready': async () => ({ json: serializers.readiness({ status: 'ready' }) }),
-    'GET /v1/models': async () => ({ json: serializers.modelInfo(classifier.info) }),
+    readiness: async () => ({ json: serializeRoute.readiness({ status: 'ready' }) }),
+    models: async () => ({ json: serializeRoute.models(classifier.info) }),
   };
+  // The routes serverless.yml gives this function, from the route table.
+  const routes = Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [routeKey(ROUTES[name as keyof typeof handlers]), handler]));
 
   return async (event, context) => {
     const started = performance.now();

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { text } from 'node:stream/consumers';
 import { describe, test } from 'node:test';
 import { CONFIG_SCHEMA } from '../../lib/config.ts';
+import { routeKey, routesOf } from '../../lib/routes.ts';
 import { ROOT } from '../helpers/process.ts';
 
 /**
@@ -40,8 +41,10 @@ describe('serverless.yml (osls, offline)', () => {
     assert.deepEqual(predict.image, { name: 'classifier', command: ['dist/predict.handler'] });
     assert.deepEqual(health.image, { name: 'classifier', command: ['dist/health.handler'] });
     assert.equal(predict.handler, null);
-    assert.deepEqual(predict.events.map((e: { httpApi: string }) => e.httpApi), ['POST /v1/predict', 'GET /health/ready', 'GET /v1/models']);
-    assert.deepEqual(health.events.map((e: { httpApi: string }) => e.httpApi), ['GET /health']);
+    // API Gateway routes exactly the route table's routes, each to its function.
+    for (const [name, fn] of [['predict', predict], ['health', health]] as const) {
+      assert.deepEqual(fn.events.map((e: { httpApi: string }) => e.httpApi).sort(), routesOf(name).map(routeKey).sort(), name);
+    }
     assert.equal(predict.memorySize, 2048);
     assert.ok(predict.timeout <= 29, 'within API Gateway’s 30 s');
     assert.equal(predict.provisionedConcurrency, 0);
