@@ -14,7 +14,9 @@ const COMMON = {
   target: 'node20',
   sourcemap: 'linked',
   // CommonJS dependencies call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
 };
 
 /** serverless-esbuild's options: `exclude` keeps the packages external without packaging them. */

@@ -35,7 +35,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const origin = new URL(options.url).origin;
   const path = new URL(options.url).pathname;
   const pool = new Pool(origin, { connections: options.concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
-  const result: LoadResult = { requests: 0, images: 0, errors: {}, latenciesMs: [], stages: [], seconds: options.seconds };
+  const result: LoadResult = {
+    requests: 0,
+    images: 0,
+    errors: {},
+    latenciesMs: [],
+    stages: [],
+    seconds: options.seconds,
+  };
   const deadline = performance.now() + options.seconds * 1000;
   let next = 0;
   try {
@@ -45,7 +52,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           const body = options.bodies[next++ % options.bodies.length]!;
           const started = performance.now();
           try {
-            const response = await pool.request({ path, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+            const response = await pool.request({
+              path,
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body,
+            });
             const text = await response.body.text();
             const latency = performance.now() - started;
             if (response.statusCode === 200) {
@@ -79,10 +91,17 @@ export function parseServerTiming(header: string): StageSample {
     for (const param of params) {
       const [key, value = ''] = param.split('=');
       if (key === 'dur') durations[name!] = Number(value);
-      if (key === 'desc') batchSizes = value.replace(/"/g, '').replace('batches', '').trim().split(' ').filter(Boolean).map(Number);
+      if (key === 'desc')
+        batchSizes = value.replace(/"/g, '').replace('batches', '').trim().split(' ').filter(Boolean).map(Number);
     }
   }
-  return { downloadMs: durations.download ?? 0, decodeMs: durations.decode ?? 0, queueMs: durations.queue ?? 0, inferenceMs: durations.inference ?? 0, batchSizes };
+  return {
+    downloadMs: durations.download ?? 0,
+    decodeMs: durations.decode ?? 0,
+    queueMs: durations.queue ?? 0,
+    inferenceMs: durations.inference ?? 0,
+    batchSizes,
+  };
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -36,7 +36,13 @@ interface Scenario {
   p95Ms: number;
   p99Ms: number;
   errors: Record<string, number>;
-  stages: { downloadMsPerImage: number; decodeMsPerImage: number; queueMs: number; inferenceMs: number; meanBatchSize: number };
+  stages: {
+    downloadMsPerImage: number;
+    decodeMsPerImage: number;
+    queueMs: number;
+    inferenceMs: number;
+    meanBatchSize: number;
+  };
 }
 
 interface EngineResult {
@@ -47,8 +53,12 @@ interface EngineResult {
   scenarios: Scenario[];
 }
 
-const fixtureNames = Object.keys(JSON.parse(await readFile(path.join(FIXTURES, 'expected.json'), 'utf8')).images as object);
-const base64 = await Promise.all(fixtureNames.map(async (name) => (await readFile(path.join(FIXTURES, name))).toString('base64')));
+const fixtureNames = Object.keys(
+  JSON.parse(await readFile(path.join(FIXTURES, 'expected.json'), 'utf8')).images as object,
+);
+const base64 = await Promise.all(
+  fixtureNames.map(async (name) => (await readFile(path.join(FIXTURES, name))).toString('base64')),
+);
 const bodyOf = (images: string[]) => Buffer.from(JSON.stringify({ images: images.map((data) => ({ data })) }));
 const bodies = {
   1: base64.map((data) => bodyOf([data])),
@@ -72,8 +82,20 @@ async function main() {
 
   const results = {
     date: new Date().toISOString(),
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.arch()}` },
-    settings: { workers, engineThreads: threads, maxBatchSize: batch.maxBatchSize, maxBatchDelayMs: batch.maxDelayMs, secondsPerScenario: SECONDS },
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.availableParallelism(),
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${os.platform()} ${os.arch()}`,
+    },
+    settings: {
+      workers,
+      engineThreads: threads,
+      maxBatchSize: batch.maxBatchSize,
+      maxBatchDelayMs: batch.maxDelayMs,
+      secondsPerScenario: SECONDS,
+    },
     decodeRate,
     engines,
     targets: targets(decodeRate, engines),
@@ -89,7 +111,13 @@ async function main() {
 
 async function availableEngines(): Promise<EngineChoice[]> {
   const engines: EngineChoice[] = ['onnx'];
-  if (await import('@tensorflow/tfjs-node' as string).then(() => true, () => false)) engines.push('tfjs-node');
+  if (
+    await import('@tensorflow/tfjs-node' as string).then(
+      () => true,
+      () => false,
+    )
+  )
+    engines.push('tfjs-node');
   engines.push('tfjs-wasm');
   return engines;
 }
@@ -97,7 +125,12 @@ async function availableEngines(): Promise<EngineChoice[]> {
 /** base64 -> pixels at the model's size, as many at once as requests bring, on this process's libuv pool. */
 async function measureDecodeRate(): Promise<number> {
   const maxBytes = 10 * 2 ** 20;
-  const decodeOne = (i: number) => decodeImage(decodeBase64Image(base64[i % base64.length]!, maxBytes), { width: 224, height: 224 }, { maxPixels: 5e7 });
+  const decodeOne = (i: number) =>
+    decodeImage(
+      decodeBase64Image(base64[i % base64.length]!, maxBytes),
+      { width: 224, height: 224 },
+      { maxPixels: 5e7 },
+    );
   return rate(8, decodeOne);
 }
 
@@ -105,7 +138,9 @@ async function measureDecodeRate(): Promise<number> {
 async function measureEngineRate(engine: EngineChoice): Promise<number> {
   const classifier = await loadClassifier(serverOptions(loadConfig({ MODEL_DIR, ENGINE: engine })), logger);
   try {
-    const pixels = await Promise.all(base64.map((data) => decodeImage(Buffer.from(data, 'base64'), classifier.info.input, { maxPixels: 5e7 })));
+    const pixels = await Promise.all(
+      base64.map((data) => decodeImage(Buffer.from(data, 'base64'), classifier.info.input, { maxPixels: 5e7 })),
+    );
     const batchOf8 = (i: number) => Array.from({ length: 8 }, (_, j) => pixels[(i + j) % pixels.length]!);
     return 8 * (await rate(4, (i) => classifier.classify(batchOf8(i))));
   } finally {
@@ -135,11 +170,21 @@ async function rate(concurrency: number, operation: (i: number) => Promise<unkno
 async function measureServer(engine: EngineChoice): Promise<Omit<EngineResult, 'engine' | 'engineRate'>> {
   const started = performance.now();
   // The environment the Docker images give the server.
-  const env = { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ENGINE: engine, MALLOC_MMAP_THRESHOLD_: '4194304' };
+  const env = {
+    PATH: process.env.PATH,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ENGINE: engine,
+    MALLOC_MMAP_THRESHOLD_: '4194304',
+  };
   const child = spawn(process.execPath, ['dist/server.mjs'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = `http://127.0.0.1:${await listeningPort(child)}/v1/predict`;
   for (;;) {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[1][0] });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: bodies[1][0],
+    });
     await response.arrayBuffer();
     if (response.status === 200) break;
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -154,7 +199,9 @@ async function measureServer(engine: EngineChoice): Promise<Omit<EngineResult, '
     const load = await runLoad({ ...options, seconds: SECONDS });
     scenarios.push(summarise(batch, concurrency, load));
     const s = scenarios.at(-1)!;
-    console.log(`${engine}: batch ${batch} x ${concurrency} clients: ${s.imagesPerSecond.toFixed(0)} images/s, p50 ${s.p50Ms.toFixed(0)} ms, p99 ${s.p99Ms.toFixed(0)} ms`);
+    console.log(
+      `${engine}: batch ${batch} x ${concurrency} clients: ${s.imagesPerSecond.toFixed(0)} images/s, p50 ${s.p50Ms.toFixed(0)} ms, p99 ${s.p99Ms.toFixed(0)} ms`,
+    );
   }
   const peakRssMb = peakRss(child.pid!);
   child.kill('SIGTERM');
@@ -204,7 +251,8 @@ function summarise(batch: number, concurrency: number, load: LoadResult): Scenar
 }
 
 function targets(decodeRate: number, engines: EngineResult[]) {
-  const at8 = (engine: string) => engines.find((e) => e.engine === engine)?.scenarios.filter((s) => s.concurrency === 8) ?? [];
+  const at8 = (engine: string) =>
+    engines.find((e) => e.engine === engine)?.scenarios.filter((s) => s.concurrency === 8) ?? [];
   const best = (engine: string) => Math.max(...at8(engine).map((s) => s.imagesPerSecond));
   const onnx = engines.find((e) => e.engine === 'onnx')!;
   const bound = 1 / (1 / decodeRate + 1 / onnx.engineRate);
@@ -212,15 +260,42 @@ function targets(decodeRate: number, engines: EngineResult[]) {
   const wasmBest = best('tfjs-wasm');
   const tails = at8('onnx').map((s) => s.p99Ms / s.p50Ms);
   return [
-    { target: 'onnx end-to-end at concurrency 8 >= 0.8 x pipeline bound', value: `${onnxBest.toFixed(0)} images/s = ${(onnxBest / bound).toFixed(2)} x ${bound.toFixed(0)}`, met: onnxBest >= 0.8 * bound },
-    { target: 'onnx end-to-end >= 4 x tfjs-wasm end-to-end (concurrency 8)', value: `${(onnxBest / wasmBest).toFixed(1)} x`, met: onnxBest >= 4 * wasmBest },
-    { target: 'p99 <= 2 x p50 at concurrency 8 (onnx)', value: tails.map((t) => `${t.toFixed(2)} x`).join(', '), met: tails.every((t) => t <= 2) },
-    { target: 'cold start <= 1.0 s with onnx', value: `${(onnx.coldStartMs / 1000).toFixed(2)} s`, met: onnx.coldStartMs <= 1000 },
-    { target: 'peak RSS <= 600 MB', value: engines.map((e) => `${e.engine} ${e.peakRssMb.toFixed(0)} MB`).join(', '), met: engines.every((e) => e.peakRssMb <= 600) },
+    {
+      target: 'onnx end-to-end at concurrency 8 >= 0.8 x pipeline bound',
+      value: `${onnxBest.toFixed(0)} images/s = ${(onnxBest / bound).toFixed(2)} x ${bound.toFixed(0)}`,
+      met: onnxBest >= 0.8 * bound,
+    },
+    {
+      target: 'onnx end-to-end >= 4 x tfjs-wasm end-to-end (concurrency 8)',
+      value: `${(onnxBest / wasmBest).toFixed(1)} x`,
+      met: onnxBest >= 4 * wasmBest,
+    },
+    {
+      target: 'p99 <= 2 x p50 at concurrency 8 (onnx)',
+      value: tails.map((t) => `${t.toFixed(2)} x`).join(', '),
+      met: tails.every((t) => t <= 2),
+    },
+    {
+      target: 'cold start <= 1.0 s with onnx',
+      value: `${(onnx.coldStartMs / 1000).toFixed(2)} s`,
+      met: onnx.coldStartMs <= 1000,
+    },
+    {
+      target: 'peak RSS <= 600 MB',
+      value: engines.map((e) => `${e.engine} ${e.peakRssMb.toFixed(0)} MB`).join(', '),
+      met: engines.every((e) => e.peakRssMb <= 600),
+    },
   ];
 }
 
-function toMarkdown(results: { date: string; machine: Record<string, unknown>; settings: Record<string, unknown>; decodeRate: number; engines: EngineResult[]; targets: Array<{ target: string; value: string; met: boolean }> }): string {
+function toMarkdown(results: {
+  date: string;
+  machine: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  decodeRate: number;
+  engines: EngineResult[];
+  targets: Array<{ target: string; value: string; met: boolean }>;
+}): string {
   const { machine, settings } = results;
   const lines = [
     `Run ${results.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node} (${machine.platform}); ${settings.workers} workers x ${settings.engineThreads} engine thread(s), batches up to ${settings.maxBatchSize} within ${settings.maxBatchDelayMs} ms; ${settings.secondsPerScenario} s per row. Requests carry the ten fixtures in base64 (JPEG and BMP, 105 KB to 1.4 MB).`,
@@ -229,14 +304,20 @@ function toMarkdown(results: { date: string; machine: Record<string, unknown>; s
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
     ...results.engines.flatMap((e) =>
       e.scenarios.map((s) => {
-        const errors = Object.entries(s.errors).map(([code, n]) => `${code} ${n}`).join(', ') || '0';
+        const errors =
+          Object.entries(s.errors)
+            .map(([code, n]) => `${code} ${n}`)
+            .join(', ') || '0';
         return `| ${e.engine} | ${s.batch} | ${s.concurrency} | ${s.imagesPerSecond.toFixed(0)} | ${s.p50Ms.toFixed(0)} | ${s.p95Ms.toFixed(0)} | ${s.p99Ms.toFixed(0)} | ${errors} | ${s.stages.decodeMsPerImage.toFixed(1)} | ${s.stages.queueMs.toFixed(1)} | ${s.stages.inferenceMs.toFixed(1)} | ${s.stages.meanBatchSize.toFixed(1)} |`;
       }),
     ),
     '',
     '| Engine | Engine only (images/s) | Cold start | Peak RSS |',
     '| --- | ---: | ---: | ---: |',
-    ...results.engines.map((e) => `| ${e.engine} | ${e.engineRate.toFixed(0)} | ${(e.coldStartMs / 1000).toFixed(2)} s | ${e.peakRssMb.toFixed(0)} MB |`),
+    ...results.engines.map(
+      (e) =>
+        `| ${e.engine} | ${e.engineRate.toFixed(0)} | ${(e.coldStartMs / 1000).toFixed(2)} s | ${e.peakRssMb.toFixed(0)} MB |`,
+    ),
     '',
     `Decoding alone (base64 to 224x224 RGB): ${results.decodeRate.toFixed(0)} images/s.`,
     '',

@@ -59,9 +59,13 @@ interface Case {
 }
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
-  const expected: Record<string, { acceptable_top1_wnids: string[] }> = JSON.parse(await readFile(path.join(FIXTURES, 'expected.json'), 'utf8')).images;
+  const expected: Record<string, { acceptable_top1_wnids: string[] }> = JSON.parse(
+    await readFile(path.join(FIXTURES, 'expected.json'), 'utf8'),
+  ).images;
   const names = Object.keys(expected);
-  const files = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await readFile(path.join(FIXTURES, name))] as const)));
+  const files = Object.fromEntries(
+    await Promise.all(names.map(async (name) => [name, await readFile(path.join(FIXTURES, name))] as const)),
+  );
   const base64 = Object.fromEntries(names.map((name) => [name, files[name]!.toString('base64')]));
 
   // Images served on 127.0.0.2, which the guard is told to count as public; the guard stays on.
@@ -71,12 +75,25 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => images.listen(0, '127.0.0.2', resolve));
-  const imageUrl = (name: string) => `http://127.0.0.2:${(images.address() as AddressInfo).port}/${encodeURIComponent(name)}`;
+  const imageUrl = (name: string) =>
+    `http://127.0.0.2:${(images.address() as AddressInfo).port}/${encodeURIComponent(name)}`;
 
-  const config = loadConfig({ MODEL_DIR: path.join(ROOT, 'models/mobilenet_v2'), ENGINE: options.engine ?? 'tfjs-wasm', LOG_LEVEL: 'SILENT' });
-  const runtime = createRuntime(config, { classifier: 'workers', downloaderDeps: { isAddressAllowed: (address) => address === '127.0.0.2' || isPublicAddress(address) } });
+  const config = loadConfig({
+    MODEL_DIR: path.join(ROOT, 'models/mobilenet_v2'),
+    ENGINE: options.engine ?? 'tfjs-wasm',
+    LOG_LEVEL: 'SILENT',
+  });
+  const runtime = createRuntime(config, {
+    classifier: 'workers',
+    downloaderDeps: { isAddressAllowed: (address) => address === '127.0.0.2' || isPublicAddress(address) },
+  });
   const classifier = await runtime.loadClassifier();
-  const server = await createServer({ config, logger: runtime.logger, retrieve: runtime.retrieve, classifier: runtime.classifier });
+  const server = await createServer({
+    config,
+    logger: runtime.logger,
+    retrieve: runtime.retrieve,
+    classifier: runtime.classifier,
+  });
   await server.app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
 
@@ -92,38 +109,115 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const roll = random();
     if (roll < 0.35) {
       const chosen = Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(names));
-      return { kind: 'good base64', contentType: json, body: JSON.stringify({ images: chosen.map((n) => ({ data: base64[n] })) }), status: 200, acceptable: chosen.map((n) => expected[n]!.acceptable_top1_wnids) };
+      return {
+        kind: 'good base64',
+        contentType: json,
+        body: JSON.stringify({ images: chosen.map((n) => ({ data: base64[n] })) }),
+        status: 200,
+        acceptable: chosen.map((n) => expected[n]!.acceptable_top1_wnids),
+      };
     }
     if (roll < 0.6) {
       const chosen = Array.from({ length: 1 + Math.floor(random() * 2) }, () => pick(names));
-      return { kind: 'good url', contentType: json, body: JSON.stringify({ images: chosen.map((n) => ({ url: imageUrl(n) })), top_k: 3 }), status: 200, acceptable: chosen.map((n) => expected[n]!.acceptable_top1_wnids) };
+      return {
+        kind: 'good url',
+        contentType: json,
+        body: JSON.stringify({ images: chosen.map((n) => ({ url: imageUrl(n) })), top_k: 3 }),
+        status: 200,
+        acceptable: chosen.map((n) => expected[n]!.acceptable_top1_wnids),
+      };
     }
     return pick<Case>([
       { kind: 'malformed JSON', contentType: json, body: '{"images": [', status: 400, code: 'REQUEST_INVALID_JSON' },
-      { kind: 'wrong content type', contentType: 'text/plain', body: '{}', status: 415, code: 'REQUEST_UNSUPPORTED_MEDIA_TYPE' },
+      {
+        kind: 'wrong content type',
+        contentType: 'text/plain',
+        body: '{}',
+        status: 415,
+        code: 'REQUEST_UNSUPPORTED_MEDIA_TYPE',
+      },
       { kind: 'schema violation', contentType: json, body: '{"top_k": 0}', status: 422, code: 'REQUEST_INVALID' },
-      { kind: 'too many images', contentType: json, body: JSON.stringify({ images: Array.from({ length: 33 }, () => ({ url: 'https://example.com/a.jpg' })) }), status: 422, code: 'REQUEST_TOO_MANY_IMAGES' },
-      { kind: 'missing image', contentType: json, body: JSON.stringify({ images: [{ url: imageUrl('missing.jpg') }] }), status: 400, code: 'IMAGES_REJECTED' },
+      {
+        kind: 'too many images',
+        contentType: json,
+        body: JSON.stringify({ images: Array.from({ length: 33 }, () => ({ url: 'https://example.com/a.jpg' })) }),
+        status: 422,
+        code: 'REQUEST_TOO_MANY_IMAGES',
+      },
+      {
+        kind: 'missing image',
+        contentType: json,
+        body: JSON.stringify({ images: [{ url: imageUrl('missing.jpg') }] }),
+        status: 400,
+        code: 'IMAGES_REJECTED',
+      },
       // Loopback (port 1, nothing listens), refused by the guard: 127.0.0.2 is the only local address it lets through.
-      { kind: 'forbidden url', contentType: json, body: JSON.stringify({ images: [{ url: 'http://127.0.0.1:1/latest/meta-data/' }] }), status: 400, code: 'IMAGES_REJECTED' },
-      { kind: 'corrupt image', contentType: json, body: JSON.stringify({ images: [{ data: corrupt }] }), status: 400, code: 'IMAGES_REJECTED' },
-      { kind: 'bad base64', contentType: json, body: JSON.stringify({ images: [{ data: 'not*base64' }] }), status: 400, code: 'IMAGES_REJECTED' },
+      {
+        kind: 'forbidden url',
+        contentType: json,
+        body: JSON.stringify({ images: [{ url: 'http://127.0.0.1:1/latest/meta-data/' }] }),
+        status: 400,
+        code: 'IMAGES_REJECTED',
+      },
+      {
+        kind: 'corrupt image',
+        contentType: json,
+        body: JSON.stringify({ images: [{ data: corrupt }] }),
+        status: 400,
+        code: 'IMAGES_REJECTED',
+      },
+      {
+        kind: 'bad base64',
+        contentType: json,
+        body: JSON.stringify({ images: [{ data: 'not*base64' }] }),
+        status: 400,
+        code: 'IMAGES_REJECTED',
+      },
       { kind: 'unknown route', method: 'GET', path: '/v1/predictions', body: '', status: 404, code: 'ROUTE_NOT_FOUND' },
-      { kind: 'wrong method', method: 'DELETE', path: '/v1/predict', body: '', status: 405, code: 'METHOD_NOT_ALLOWED' },
+      {
+        kind: 'wrong method',
+        method: 'DELETE',
+        path: '/v1/predict',
+        body: '',
+        status: 405,
+        code: 'METHOD_NOT_ALLOWED',
+      },
     ]);
   };
 
   const pool = new Pool(origin, { connections: options.concurrency });
-  const report: SoakReport = { requests: options.requests, seconds: 0, byKind: {}, unexpected: [], statuses: {}, healthChecks: 0, healthFailures: 0, rssAfterWarmUpMb: 0, rssAtEndMb: 0, tensorsAfterWarmUp: undefined, tensorsAtEnd: undefined, passed: false };
+  const report: SoakReport = {
+    requests: options.requests,
+    seconds: 0,
+    byKind: {},
+    unexpected: [],
+    statuses: {},
+    healthChecks: 0,
+    healthFailures: 0,
+    rssAfterWarmUpMb: 0,
+    rssAtEndMb: 0,
+    tensorsAfterWarmUp: undefined,
+    tensorsAtEnd: undefined,
+    passed: false,
+  };
   const send = async (c: Case) => {
-    const response = await pool.request({ path: c.path ?? '/v1/predict', method: (c.method ?? 'POST') as 'POST', headers: c.contentType ? { 'content-type': c.contentType } : {}, body: c.body || undefined });
+    const response = await pool.request({
+      path: c.path ?? '/v1/predict',
+      method: (c.method ?? 'POST') as 'POST',
+      headers: c.contentType ? { 'content-type': c.contentType } : {},
+      body: c.body || undefined,
+    });
     const body = (await response.body.json()) as { code?: string; images?: Array<{ category: string }> };
     report.statuses[response.statusCode] = (report.statuses[response.statusCode] ?? 0) + 1;
-    const kind = (report.byKind[c.kind] ??= { sent: 0, asExpected: 0 });
+    report.byKind[c.kind] ??= { sent: 0, asExpected: 0 };
+    const kind = report.byKind[c.kind]!;
     kind.sent++;
-    const correct = c.acceptable ? c.acceptable.every((accepted, i) => accepted.includes(body.images?.[i]?.category ?? '')) : body.code === c.code;
+    const correct = c.acceptable
+      ? c.acceptable.every((accepted, i) => accepted.includes(body.images?.[i]?.category ?? ''))
+      : body.code === c.code;
     if (response.statusCode === c.status && correct) kind.asExpected++;
-    else if (report.unexpected.length < 20) report.unexpected.push(`${c.kind}: ${response.statusCode} ${JSON.stringify(body).slice(0, 200)}`);
+    else if (report.unexpected.length < 20)
+      report.unexpected.push(`${c.kind}: ${response.statusCode} ${JSON.stringify(body).slice(0, 200)}`);
   };
   // Requests are made as they are sent: prebuilt, their bodies (megabytes each) would be the
   // biggest thing in this process's memory, not the server's.
@@ -177,8 +271,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const report = await runSoak({ requests: Number(process.argv[2] ?? 3000), concurrency: Number(process.argv[3] ?? 16) });
-  const kinds = Object.entries(report.byKind).map(([kind, { sent, asExpected }]) => `  ${kind.padEnd(20)} ${String(sent).padStart(5)} sent, ${asExpected} as expected`);
+  const report = await runSoak({
+    requests: Number(process.argv[2] ?? 3000),
+    concurrency: Number(process.argv[3] ?? 16),
+  });
+  const kinds = Object.entries(report.byKind).map(
+    ([kind, { sent, asExpected }]) =>
+      `  ${kind.padEnd(20)} ${String(sent).padStart(5)} sent, ${asExpected} as expected`,
+  );
   console.log(
     [
       `${report.requests} requests in ${report.seconds.toFixed(1)} s (${(report.requests / report.seconds).toFixed(0)}/s)`,

@@ -15,7 +15,8 @@ export interface Admission {
 
 export function createAdmission(maxImages: number): Admission {
   let inFlight = 0;
-  const overloaded = () => new ServiceError('SERVICE_OVERLOADED', undefined, { retryAfterSeconds: RETRY_AFTER_SECONDS });
+  const overloaded = () =>
+    new ServiceError('SERVICE_OVERLOADED', undefined, { retryAfterSeconds: RETRY_AFTER_SECONDS });
   return {
     checkOpen() {
       if (inFlight >= maxImages) throw overloaded();

@@ -25,7 +25,10 @@ export interface StaticFile {
 
 export async function loadDemoPage(): Promise<Map<string, StaticFile>> {
   const entries = await Promise.all(
-    Object.entries(FILES).map(async ([path, [file, contentType]]) => [path, { body: await readFile(new URL(file, PUBLIC_DIR)), contentType }] as const),
+    Object.entries(FILES).map(
+      async ([path, [file, contentType]]) =>
+        [path, { body: await readFile(new URL(file, PUBLIC_DIR)), contentType }] as const,
+    ),
   );
   return new Map(entries);
 }

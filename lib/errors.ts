@@ -8,21 +8,34 @@
 export const REQUEST_ERRORS = {
   REQUEST_INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
   REQUEST_MALFORMED: { status: 400, message: 'The request could not be read.' },
-  EVENT_UNSUPPORTED: { status: 400, message: 'The Lambda function was invoked with an event that is not an API Gateway HTTP request (payload 1.0 or 2.0).' },
+  EVENT_UNSUPPORTED: {
+    status: 400,
+    message:
+      'The Lambda function was invoked with an event that is not an API Gateway HTTP request (payload 1.0 or 2.0).',
+  },
   IMAGES_REJECTED: { status: 400, message: 'One or more images could not be processed.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not take this method; see the Allow header.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in full in time.' },
   REQUEST_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
-  REQUEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be JSON (Content-Type: application/json).' },
+  REQUEST_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'The request body must be JSON (Content-Type: application/json).',
+  },
   REQUEST_INVALID: { status: 422, message: 'The request does not match the schema.' },
   REQUEST_TOO_MANY_IMAGES: { status: 422, message: 'The request has too many images.' },
   REQUEST_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error.' },
   SERVICE_NOT_READY: { status: 503, message: 'The model is still loading; retry shortly.' },
   SERVICE_SHUTTING_DOWN: { status: 503, message: 'The service is shutting down; retry on another instance.' },
-  SERVICE_OVERLOADED: { status: 503, message: 'The service has more images to classify than it can queue; retry shortly.' },
-  SERVICE_INFERENCE_FAILED: { status: 503, message: 'The inference worker failed while running these images; retry shortly.' },
+  SERVICE_OVERLOADED: {
+    status: 503,
+    message: 'The service has more images to classify than it can queue; retry shortly.',
+  },
+  SERVICE_INFERENCE_FAILED: {
+    status: 503,
+    message: 'The inference worker failed while running these images; retry shortly.',
+  },
 } as const;
 
 /** Why one field or image of a request failed; reported in `errors[]` with its field or index. */
@@ -32,14 +45,20 @@ export const ENTRY_ERRORS = {
   IMAGE_SOURCE_INVALID: { stage: 'request', message: 'An image needs exactly one of url or data.' },
   URL_INVALID: { stage: 'download', message: 'The URL is not a valid absolute URL.' },
   URL_SCHEME_UNSUPPORTED: { stage: 'download', message: 'Only http and https URLs are supported.' },
-  URL_FORBIDDEN: { stage: 'download', message: 'The URL points to an address that is not allowed (loopback, private, link-local or reserved).' },
+  URL_FORBIDDEN: {
+    stage: 'download',
+    message: 'The URL points to an address that is not allowed (loopback, private, link-local or reserved).',
+  },
   DOWNLOAD_FAILED: { stage: 'download', message: 'The image could not be downloaded.' },
   DOWNLOAD_TIMEOUT: { stage: 'download', message: 'The download took too long.' },
   DOWNLOAD_TOO_MANY_REDIRECTS: { stage: 'download', message: 'The URL redirected too many times.' },
   IMAGE_TOO_LARGE: { stage: 'download', message: 'The image has too many bytes.' },
   IMAGE_DATA_INVALID: { stage: 'decode', message: 'The data is not valid base64.' },
   IMAGE_UNRECOGNIZED: { stage: 'decode', message: 'The bytes are not an image.' },
-  IMAGE_UNSUPPORTED_FORMAT: { stage: 'decode', message: 'The image format is not supported (JPEG, PNG, WebP, GIF, TIFF, AVIF and BMP are).' },
+  IMAGE_UNSUPPORTED_FORMAT: {
+    stage: 'decode',
+    message: 'The image format is not supported (JPEG, PNG, WebP, GIF, TIFF, AVIF and BMP are).',
+  },
   IMAGE_CORRUPT: { stage: 'decode', message: 'The image is truncated or corrupt.' },
   IMAGE_TOO_MANY_PIXELS: { stage: 'decode', message: 'The image has too many pixels.' },
 } as const;
@@ -120,7 +139,9 @@ export function imageTooLarge(maxBytes: number): ImageError {
 
 /** 405 naming the methods the path takes (Allow), or 404 when it takes none. */
 export function routeMissing(allow: string[]): ServiceError {
-  return allow.length ? new ServiceError('METHOD_NOT_ALLOWED', undefined, { allow }) : new ServiceError('ROUTE_NOT_FOUND');
+  return allow.length
+    ? new ServiceError('METHOD_NOT_ALLOWED', undefined, { allow })
+    : new ServiceError('ROUTE_NOT_FOUND');
 }
 
 /** One 400 for all the images of a request that failed, naming each index and why. */
@@ -136,9 +157,17 @@ export function imagesRejected(failures: ReadonlyArray<{ index: number; error: I
  * The status and body for any thrown value. A ServiceError is exposed as is; anything else is a bug
  * and becomes a generic 500, its detail left to the caller's log.
  */
-export function toErrorResponse(error: unknown): { statusCode: number; body: ErrorBody; headers: Record<string, string> } {
+export function toErrorResponse(error: unknown): {
+  statusCode: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+} {
   if (!(error instanceof ServiceError)) {
-    return { statusCode: 500, body: { message: REQUEST_ERRORS.INTERNAL_ERROR.message, code: 'INTERNAL_ERROR' }, headers: {} };
+    return {
+      statusCode: 500,
+      body: { message: REQUEST_ERRORS.INTERNAL_ERROR.message, code: 'INTERNAL_ERROR' },
+      headers: {},
+    };
   }
   const body: ErrorBody = { message: error.message, code: error.code };
   if (error.errors?.length) body.errors = error.errors;

@@ -2,12 +2,12 @@
  * `npm start`: the HTTP server for laptops and the Elastic Beanstalk container. It listens at once
  * (liveness), loads and warms the model (readiness), and drains on SIGTERM/SIGINT.
  */
-import { ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createRuntime } from './runtime.ts';
 import { createServer } from './server.ts';
 
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (error) {
@@ -20,7 +20,10 @@ async function main(): Promise<void> {
   const server = await createServer({ config, logger, retrieve: runtime.retrieve, classifier: runtime.classifier });
   await server.app.listen({ port: config.port, host: config.host });
   const address = server.app.server.address();
-  logger.info('Listening', { host: config.host, port: typeof address === 'object' && address ? address.port : config.port });
+  logger.info('Listening', {
+    host: config.host,
+    port: typeof address === 'object' && address ? address.port : config.port,
+  });
 
   let stopping = false;
   const stop = async (signal: string, exitCode = 0) => {
@@ -28,7 +31,9 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info('Shutting down: draining requests in flight', { signal, drainTimeoutMs: config.drainTimeoutMs });
     const deadline = setTimeout(() => {
-      logger.error('Requests still in flight after the drain timeout; exiting anyway', { drainTimeoutMs: config.drainTimeoutMs });
+      logger.error('Requests still in flight after the drain timeout; exiting anyway', {
+        drainTimeoutMs: config.drainTimeoutMs,
+      });
       process.exit(1);
     }, config.drainTimeoutMs);
     deadline.unref();

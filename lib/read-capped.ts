@@ -4,7 +4,12 @@
  * allocated from the declaration: a client may claim any size and then send nothing.
  * Shared by request bodies and image downloads.
  */
-export async function readCapped(stream: AsyncIterable<Buffer>, declaredLength: string | undefined, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
+export async function readCapped(
+  stream: AsyncIterable<Buffer>,
+  declaredLength: string | undefined,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<Buffer> {
   if (declaredLength !== undefined && Number(declaredLength) > maxBytes) throw tooLarge();
   const chunks: Buffer[] = [];
   let total = 0;

@@ -9,14 +9,20 @@ import { readCapped } from './read-capped.ts';
 
 export function isJsonContentType(contentType: string | undefined): boolean {
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
-  return mediaType === 'application/json' || (mediaType?.startsWith('application/') === true && mediaType.endsWith('+json'));
+  return (
+    mediaType === 'application/json' || (mediaType?.startsWith('application/') === true && mediaType.endsWith('+json'))
+  );
 }
 
 /**
  * Reads a request body, within `maxBytes` (413 past it). A client that goes away mid-body has
  * sent a malformed request, not caused a fault.
  */
-export async function readBody(stream: AsyncIterable<Buffer>, contentLength: string | undefined, maxBytes: number): Promise<Buffer> {
+export async function readBody(
+  stream: AsyncIterable<Buffer>,
+  contentLength: string | undefined,
+  maxBytes: number,
+): Promise<Buffer> {
   try {
     return await readCapped(stream, contentLength, maxBytes, () => bodyTooLarge(maxBytes));
   } catch (error) {
@@ -45,6 +51,8 @@ export function parseJson(body: Buffer | string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ServiceError('REQUEST_INVALID_JSON', `The request body is not valid JSON: ${(error as Error).message}`, { cause: error });
+    throw new ServiceError('REQUEST_INVALID_JSON', `The request body is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }

@@ -67,19 +67,25 @@ export const ROUTES = {
 export type RouteName = keyof typeof ROUTES;
 
 /** The names of the routes a Lambda function serves, so its router must handle every one. */
-export type RouteNamesOf<L extends ApiRoute['lambda']> = { [K in RouteName]: (typeof ROUTES)[K]['lambda'] extends L ? K : never }[RouteName];
+export type RouteNamesOf<L extends ApiRoute['lambda']> = {
+  [K in RouteName]: (typeof ROUTES)[K]['lambda'] extends L ? K : never;
+}[RouteName];
 
 /** "GET /health"-style keys, as API Gateway's httpApi events and the Lambda routers write them. */
 export const routeKey = (route: ApiRoute): string => `${route.method} ${route.path}`;
 
 /** The routes a Lambda function serves. */
-export const routesOf = (lambda: ApiRoute['lambda']): ApiRoute[] => Object.values(ROUTES).filter((route) => route.lambda === lambda);
+export const routesOf = (lambda: ApiRoute['lambda']): ApiRoute[] =>
+  Object.values(ROUTES).filter((route) => route.lambda === lambda);
 
 /** The route's schema part for Fastify: documentation and response serialization. */
 export function fastifySchema(route: ApiRoute): { summary: string; tags: string[]; response: Record<number, object> } {
   return {
     summary: route.summary,
     tags: [...route.tags],
-    response: { 200: route.response, ...Object.fromEntries(route.errorStatuses.map((status) => [status, errorBodySchema])) },
+    response: {
+      200: route.response,
+      ...Object.fromEntries(route.errorStatuses.map((status) => [status, errorBodySchema])),
+    },
   };
 }

@@ -34,7 +34,8 @@ export interface Runtime {
 
 export function createRuntime(config: Config, options: RuntimeOptions = {}): Runtime {
   const logger = options.logger ?? createLogger(config);
-  if (config.allowPrivateUrls) logger.warn('ALLOW_PRIVATE_URLS is on: URLs may reach loopback, private and link-local addresses');
+  if (config.allowPrivateUrls)
+    logger.warn('ALLOW_PRIVATE_URLS is on: URLs may reach loopback, private and link-local addresses');
   const metrics = new Metrics({ namespace: config.metricsNamespace, serviceName: config.serviceName });
   const downloader = createDownloader(downloadLimits(config), options.downloaderDeps);
   let loaded = options.sharedClassifier;

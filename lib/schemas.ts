@@ -99,7 +99,11 @@ export const predictResponseSchema = {
         additionalProperties: false,
         properties: {
           ...prediction.properties,
-          predictions: { type: 'array', items: prediction, description: 'The top_k classes, most probable first (only when top_k > 1).' },
+          predictions: {
+            type: 'array',
+            items: prediction,
+            description: 'The top_k classes, most probable first (only when top_k > 1).',
+          },
         },
       },
     },
@@ -124,12 +128,23 @@ export function predictRequestSchema(limits: SchemaLimits) {
           additionalProperties: false,
           oneOf: [{ required: ['url'] }, { required: ['data'] }],
           properties: {
-            url: { type: 'string', minLength: 1, maxLength: MAX_URL_LENGTH, description: 'An http(s) URL of the image.' },
+            url: {
+              type: 'string',
+              minLength: 1,
+              maxLength: MAX_URL_LENGTH,
+              description: 'An http(s) URL of the image.',
+            },
             data: { type: 'string', minLength: 1, description: 'The image file, base64-encoded.' },
           },
         },
       },
-      top_k: { type: 'integer', minimum: 1, maximum: MAX_TOP_K, default: 1, description: 'How many classes to return per image.' },
+      top_k: {
+        type: 'integer',
+        minimum: 1,
+        maximum: MAX_TOP_K,
+        default: 1,
+        description: 'How many classes to return per image.',
+      },
     },
     examples: [{ images: [{ url: 'https://example.com/cat.jpg' }], top_k: 3 }],
   } as const;

@@ -12,7 +12,14 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { createAdmission } from './admission.ts';
 import type { Config } from './config.ts';
 import { DEMO_PAGE_CSP, loadDemoPage } from './demo-page.ts';
-import { type ErrorBody, RETRY_AFTER_SECONDS, type RequestErrorCode, ServiceError, routeMissing, toErrorResponse } from './errors.ts';
+import {
+  type ErrorBody,
+  RETRY_AFTER_SECONDS,
+  type RequestErrorCode,
+  ServiceError,
+  routeMissing,
+  toErrorResponse,
+} from './errors.ts';
 import type { ImageRetriever } from './images/retrieve.ts';
 import type { Logger } from './logger.ts';
 import type { Classifier } from './model/classifier.ts';
@@ -79,7 +86,10 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
     keepAliveTimeout: 65_000,
     // Measured: with Node's default headersTimeout (60 s) above requestTimeout, a stalled upload
     // was cut off only after 60 s. And Node looks for stalled requests every 30 s by default.
-    http: { headersTimeout: Math.min(60_000, config.requestTimeoutMs), connectionsCheckingInterval: Math.min(1_000, config.requestTimeoutMs) },
+    http: {
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1_000, config.requestTimeoutMs),
+    },
     return503OnClosing: false,
     frameworkErrors: (error, request, reply) => sendError(request, reply, error),
     clientErrorHandler: (error, socket) => answerClientError(error, socket, logger),
@@ -134,7 +144,8 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
       info: {
         title: 'Image classification API',
         version: '1.0.0',
-        description: 'Classifies images (by URL or base64 data) with an ImageNet model. Errors share one shape: `{message, code, errors?}`.',
+        description:
+          'Classifies images (by URL or base64 data) with an ImageNet model. Errors share one shape: `{message, code, errors?}`.',
       },
     },
   });
@@ -198,7 +209,11 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
       const predictRequest = request.body as PredictRequest;
       const release = admission.admit(predictRequest.images.length);
       try {
-        const { body, timings } = await predict(predictRequest, { classifier, retrieve: deps.retrieve }, aborted.signal);
+        const { body, timings } = await predict(
+          predictRequest,
+          { classifier, retrieve: deps.retrieve },
+          aborted.signal,
+        );
         request.timings = timings;
         reply.header('server-timing', serverTimingHeader(timings));
         return body;
@@ -212,7 +227,11 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
 
   for (const [path, file] of await loadDemoPage()) {
     app.get(path, { schema: { hide: true } }, async (_request, reply) =>
-      reply.header('content-type', file.contentType).header('content-security-policy', DEMO_PAGE_CSP).header('cache-control', 'no-cache').send(file.body),
+      reply
+        .header('content-type', file.contentType)
+        .header('content-security-policy', DEMO_PAGE_CSP)
+        .header('cache-control', 'no-cache')
+        .send(file.body),
     );
   }
 
@@ -237,7 +256,8 @@ function translate(error: unknown): unknown {
   const code = fastifyError.code && FASTIFY_ERRORS[fastifyError.code];
   if (code) return new ServiceError(code, undefined, { cause: error });
   const status = fastifyError.statusCode ?? 500;
-  if (fastifyError.code?.startsWith('FST_') && status >= 400 && status < 500) return new ServiceError('REQUEST_MALFORMED', undefined, { cause: error });
+  if (fastifyError.code?.startsWith('FST_') && status >= 400 && status < 500)
+    return new ServiceError('REQUEST_MALFORMED', undefined, { cause: error });
   return error;
 }
 
@@ -253,10 +273,20 @@ const CLIENT_ERRORS: Record<string, RequestErrorCode> = {
  */
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const { statusCode, body } = toErrorResponse(new ServiceError(CLIENT_ERRORS[error.code ?? ''] ?? 'REQUEST_MALFORMED'));
+  const { statusCode, body } = toErrorResponse(
+    new ServiceError(CLIENT_ERRORS[error.code ?? ''] ?? 'REQUEST_MALFORMED'),
+  );
   logger.info('Client error', { status: statusCode, code: body.code, cause: error.code });
   const payload = JSON.stringify(body);
-  const headers = Object.entries({ 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(payload)), ...JSON_SECURITY_HEADERS, connection: 'close' });
-  if (socket.writable) socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${payload}`);
+  const headers = Object.entries({
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(payload)),
+    ...JSON_SECURITY_HEADERS,
+    connection: 'close',
+  });
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${payload}`,
+    );
   socket.destroy();
 }

@@ -27,8 +27,19 @@ export interface PredictDeps {
   retrieve: ImageRetriever;
 }
 
-export async function predict(request: PredictRequest, deps: PredictDeps, signal?: AbortSignal): Promise<PredictResult> {
-  const timings: StageTimings = { images: request.images.length, downloadMs: 0, decodeMs: 0, queueMs: 0, inferenceMs: 0, batchSizes: [] };
+export async function predict(
+  request: PredictRequest,
+  deps: PredictDeps,
+  signal?: AbortSignal,
+): Promise<PredictResult> {
+  const timings: StageTimings = {
+    images: request.images.length,
+    downloadMs: 0,
+    decodeMs: 0,
+    queueMs: 0,
+    inferenceMs: 0,
+    batchSizes: [],
+  };
   if (request.images.length === 0) return { body: { images: [] }, timings };
 
   const retrieved = await deps.retrieve(request.images, deps.classifier.info.input, signal);
@@ -39,7 +50,9 @@ export async function predict(request: PredictRequest, deps: PredictDeps, signal
   const failures = retrieved.flatMap((image, index) => (image.ok ? [] : [{ index, error: image.error }]));
   if (failures.length > 0) throw imagesRejected(failures);
 
-  const { probabilities, batchSizes, queueMs, inferenceMs } = await deps.classifier.classify(retrieved.flatMap((image) => (image.ok ? [image.pixels] : [])));
+  const { probabilities, batchSizes, queueMs, inferenceMs } = await deps.classifier.classify(
+    retrieved.flatMap((image) => (image.ok ? [image.pixels] : [])),
+  );
   Object.assign(timings, { batchSizes, queueMs, inferenceMs });
 
   const images = probabilities.map((p): ImageResult => {

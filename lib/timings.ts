@@ -17,7 +17,13 @@ export interface StageTimings {
 export const round = (ms: number) => Math.round(ms * 10) / 10;
 
 export function roundTimings(timings: StageTimings): StageTimings {
-  return { ...timings, downloadMs: round(timings.downloadMs), decodeMs: round(timings.decodeMs), queueMs: round(timings.queueMs), inferenceMs: round(timings.inferenceMs) };
+  return {
+    ...timings,
+    downloadMs: round(timings.downloadMs),
+    decodeMs: round(timings.decodeMs),
+    queueMs: round(timings.queueMs),
+    inferenceMs: round(timings.inferenceMs),
+  };
 }
 
 export function serverTimingHeader(timings: StageTimings): string {

@@ -47,17 +47,28 @@ export function requestInvalid(errors: ReadonlyArray<ErrorObject>): ServiceError
   const first = errors.find((error) => error.keyword === 'oneOf') ?? errors[0];
   if (!first) return new ServiceError('REQUEST_INVALID');
   if (first.keyword === 'maxItems' && first.instancePath === '/images') {
-    return new ServiceError('REQUEST_TOO_MANY_IMAGES', `At most ${first.params.limit} images are allowed per request.`, { cause: errors });
+    return new ServiceError(
+      'REQUEST_TOO_MANY_IMAGES',
+      `At most ${first.params.limit} images are allowed per request.`,
+      { cause: errors },
+    );
   }
   const entry = toEntry(first);
   return new ServiceError('REQUEST_INVALID', entry.message, { errors: [entry], cause: errors });
 }
 
 function toEntry(error: ErrorObject): ErrorEntry {
-  const segments = error.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const index = segments[0] === 'images' && /^\d+$/.test(segments[1] ?? '') ? Number(segments[1]) : undefined;
-  const field = segments.reduce((path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment), '');
-  const withIndex = (entry: Omit<ErrorEntry, 'index'>): ErrorEntry => (index === undefined ? entry : { index, ...entry });
+  const field = segments.reduce(
+    (path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment),
+    '',
+  );
+  const withIndex = (entry: Omit<ErrorEntry, 'index'>): ErrorEntry =>
+    index === undefined ? entry : { index, ...entry };
 
   if (error.keyword === 'additionalProperties') {
     const unknown = field ? `${field}.${error.params.additionalProperty}` : String(error.params.additionalProperty);
@@ -67,6 +78,7 @@ function toEntry(error: ErrorObject): ErrorEntry {
     return withIndex({ field, code: 'IMAGE_SOURCE_INVALID', message: `${field} needs exactly one of url or data.` });
   }
   if (!field) return { code: 'FIELD_INVALID', message: `The request body ${error.message ?? 'is invalid'}.` };
-  if (error.keyword === 'minLength' && error.params.limit === 1) return withIndex({ field, code: 'FIELD_INVALID', message: `${field} must not be empty.` });
+  if (error.keyword === 'minLength' && error.params.limit === 1)
+    return withIndex({ field, code: 'FIELD_INVALID', message: `${field} must not be empty.` });
   return withIndex({ field, code: 'FIELD_INVALID', message: `${field} ${error.message ?? 'is invalid'}.` });
 }

@@ -46,7 +46,10 @@ function h(tag, { className, text, attrs } = {}, children = []) {
 
 const ICONS = {
   image: ['M4 5h16v14H4z', 'M4 16l4.5-4.5 3.5 3.5 2.5-2.5L20 18', 'M15.5 9.5a1.5 1.5 0 1 0 0-.01'],
-  link: ['M10 14a4 4 0 0 0 5.66 0l3-3a4 4 0 0 0-5.66-5.66l-1 1', 'M14 10a4 4 0 0 0-5.66 0l-3 3a4 4 0 0 0 5.66 5.66l1-1'],
+  link: [
+    'M10 14a4 4 0 0 0 5.66 0l3-3a4 4 0 0 0-5.66-5.66l-1 1',
+    'M14 10a4 4 0 0 0-5.66 0l-3 3a4 4 0 0 0 5.66 5.66l1-1',
+  ],
   alert: ['M12 3l9.5 17h-19z', 'M12 10v4.5', 'M12 17.5v.01'],
 };
 
@@ -77,7 +80,10 @@ const plural = (count, word) => `${count} ${word}${count === 1 ? '' : 's'}`;
 // Status, busy state and errors
 
 function setStatus(text, { spinning = false } = {}) {
-  ui.status.replaceChildren(...(spinning ? [h('span', { className: 'spinner', attrs: { 'aria-hidden': 'true' } })] : []), text);
+  ui.status.replaceChildren(
+    ...(spinning ? [h('span', { className: 'spinner', attrs: { 'aria-hidden': 'true' } })] : []),
+    text,
+  );
 }
 
 function setBusy(isBusy) {
@@ -86,7 +92,11 @@ function setBusy(isBusy) {
   ui.dropzone.setAttribute('aria-disabled', String(isBusy));
   // aria-disabled rather than disabled: a focused button keeps its focus while the request runs.
   ui.classifyButton.setAttribute('aria-disabled', String(isBusy));
-  ui.classifyButton.replaceChildren(...(isBusy ? [h('span', { className: 'spinner', attrs: { 'aria-hidden': 'true' } }), 'Classifying…'] : ['Classify']));
+  ui.classifyButton.replaceChildren(
+    ...(isBusy
+      ? [h('span', { className: 'spinner', attrs: { 'aria-hidden': 'true' } }), 'Classifying…']
+      : ['Classify']),
+  );
   ui.results.setAttribute('aria-busy', String(isBusy));
 }
 
@@ -96,7 +106,13 @@ function showAlert({ title, text, details = [] }) {
     h('div', { className: 'alert' }, [
       h('p', { className: 'alert-title', text: title }),
       text ? h('p', { className: 'alert-text', text }) : null,
-      details.length ? h('ul', { className: 'alert-list' }, details.map((detail) => h('li', { text: detail }))) : null,
+      details.length
+        ? h(
+            'ul',
+            { className: 'alert-list' },
+            details.map((detail) => h('li', { text: detail })),
+          )
+        : null,
     ]),
   );
 }
@@ -120,33 +136,57 @@ const retryText = (seconds) => (seconds ? `Try again in ${plural(seconds, 'secon
 function describeError(response, body, count) {
   const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
   if (!body || typeof body !== 'object' || typeof body.message !== 'string') {
-    return { alert: { title: 'The service gave an unexpected answer.', text: `It answered with ${status} instead of results. Try again in a moment.` }, byIndex: new Map() };
+    return {
+      alert: {
+        title: 'The service gave an unexpected answer.',
+        text: `It answered with ${status} instead of results. Try again in a moment.`,
+      },
+      byIndex: new Map(),
+    };
   }
-  const entries = Array.isArray(body.errors) ? body.errors.filter((entry) => entry && typeof entry.message === 'string') : [];
+  const entries = Array.isArray(body.errors)
+    ? body.errors.filter((entry) => entry && typeof entry.message === 'string')
+    : [];
   const byIndex = new Map();
   const general = [];
   for (const entry of entries) {
     // Schema errors name fields (images[0].data): about an image, say so plainly.
-    const message = entry.code && entry.code.startsWith('FIELD_') ? 'The service could not accept this image.' : entry.message;
-    if (Number.isInteger(entry.index) && entry.index >= 0 && entry.index < count) byIndex.set(entry.index, (byIndex.get(entry.index) ?? []).concat(message));
+    const message = entry.code?.startsWith('FIELD_') ? 'The service could not accept this image.' : entry.message;
+    if (Number.isInteger(entry.index) && entry.index >= 0 && entry.index < count)
+      byIndex.set(entry.index, (byIndex.get(entry.index) ?? []).concat(message));
     else general.push(entry.field ? `${entry.field}: ${entry.message}` : entry.message);
   }
   const seconds = retryAfterSeconds(response);
   const alerts = {
     IMAGES_REJECTED: {
-      title: count === 1 ? 'The image could not be classified.' : `${byIndex.size === 1 ? 'An image' : 'Some images'} could not be classified, so none of the ${count} were.`,
+      title:
+        count === 1
+          ? 'The image could not be classified.'
+          : `${byIndex.size === 1 ? 'An image' : 'Some images'} could not be classified, so none of the ${count} were.`,
       text: count === 1 ? '' : 'Remove or replace the images named below and try again.',
     },
-    REQUEST_BODY_TOO_LARGE: { title: 'The images are too large to send at once.', text: 'Choose fewer or smaller images and try again.' },
-    REQUEST_TOO_MANY_IMAGES: { title: 'Too many images at once.', text: `${body.message} Choose fewer images and try again.` },
+    REQUEST_BODY_TOO_LARGE: {
+      title: 'The images are too large to send at once.',
+      text: 'Choose fewer or smaller images and try again.',
+    },
+    REQUEST_TOO_MANY_IMAGES: {
+      title: 'Too many images at once.',
+      text: `${body.message} Choose fewer images and try again.`,
+    },
     REQUEST_INVALID: { title: 'The service could not accept these images.', text: body.message },
     SERVICE_NOT_READY: { title: 'The model is still loading.', text: retryText(seconds) },
     SERVICE_OVERLOADED: { title: 'The service is busy with other images.', text: retryText(seconds) },
     SERVICE_SHUTTING_DOWN: { title: 'The service is restarting.', text: retryText(seconds) },
     SERVICE_INFERENCE_FAILED: { title: 'The classifier failed on these images.', text: retryText(seconds) },
-    INTERNAL_ERROR: { title: 'Something went wrong in the service.', text: 'Try again; if it keeps happening, tell the people who run it.' },
+    INTERNAL_ERROR: {
+      title: 'Something went wrong in the service.',
+      text: 'Try again; if it keeps happening, tell the people who run it.',
+    },
   };
-  const alert = alerts[body.code] ?? { title: 'The images could not be classified.', text: `${body.message} (${status})` };
+  const alert = alerts[body.code] ?? {
+    title: 'The images could not be classified.',
+    text: `${body.message} (${status})`,
+  };
   return { alert: { ...alert, details: general }, byIndex };
 }
 
@@ -175,7 +215,11 @@ async function postPredict(images, count) {
       body: JSON.stringify({ images, top_k: TOP_K }),
     });
   } catch {
-    return { ok: false, alert: { title: 'Could not reach the service.', text: 'Check your connection, then try again.' }, byIndex: new Map() };
+    return {
+      ok: false,
+      alert: { title: 'Could not reach the service.', text: 'Check your connection, then try again.' },
+      byIndex: new Map(),
+    };
   }
   let body;
   try {
@@ -183,8 +227,17 @@ async function postPredict(images, count) {
   } catch {
     body = undefined;
   }
-  if (response.ok && body && Array.isArray(body.images) && body.images.length === count) return { ok: true, images: body.images };
-  if (response.ok) return { ok: false, alert: { title: 'The service gave an unexpected answer.', text: 'Its results did not match the images sent. Try again.' }, byIndex: new Map() };
+  if (response.ok && body && Array.isArray(body.images) && body.images.length === count)
+    return { ok: true, images: body.images };
+  if (response.ok)
+    return {
+      ok: false,
+      alert: {
+        title: 'The service gave an unexpected answer.',
+        text: 'Its results did not match the images sent. Try again.',
+      },
+      byIndex: new Map(),
+    };
   return { ok: false, ...describeError(response, body, count) };
 }
 
@@ -197,16 +250,29 @@ async function classify(items) {
   objectUrls = items.map((item) => item.thumbnail).filter(Boolean);
   try {
     // The service would refuse the whole request for an empty file: say so without asking it.
-    const empty = new Map(items.flatMap((item, i) => (item.file && item.file.size === 0 ? [[i, ['The file is empty.']]] : [])));
+    const empty = new Map(
+      items.flatMap((item, i) => (item.file && item.file.size === 0 ? [[i, ['The file is empty.']]] : [])),
+    );
     if (empty.size) {
       setStatus('');
-      showError({ title: empty.size === items.length ? 'There is nothing to classify.' : 'Some files are empty, so nothing was sent.', byIndex: empty }, items);
+      showError(
+        {
+          title:
+            empty.size === items.length
+              ? 'There is nothing to classify.'
+              : 'Some files are empty, so nothing was sent.',
+          byIndex: empty,
+        },
+        items,
+      );
       return;
     }
     setStatus(`Reading ${plural(items.length, 'image')}…`, { spinning: true });
     let images;
     try {
-      images = await Promise.all(items.map(async (item) => (item.file ? { data: await readAsBase64(item.file) } : { url: item.url })));
+      images = await Promise.all(
+        items.map(async (item) => (item.file ? { data: await readAsBase64(item.file) } : { url: item.url })),
+      );
     } catch {
       setStatus('');
       showAlert({ title: 'The browser could not read the chosen files.', text: 'Choose them again and retry.' });
@@ -234,7 +300,11 @@ function showError({ title, text, details = [], byIndex }, items) {
 }
 
 const fileItems = (files) =>
-  Array.from(files, (file, i) => ({ label: file.name || `Image ${i + 1}`, file, thumbnail: URL.createObjectURL(file) }));
+  Array.from(files, (file, i) => ({
+    label: file.name || `Image ${i + 1}`,
+    file,
+    thumbnail: URL.createObjectURL(file),
+  }));
 
 // ---------------------------------------------------------------------------------------------
 // Results
@@ -255,7 +325,8 @@ function renderCards(cards) {
 
 /** The card's picture: the file's thumbnail, or a placeholder (the CSP blocks images from other sites). */
 function media(item) {
-  const placeholder = (name, caption) => h('div', { className: 'card-media' }, [icon(name), h('span', { className: 'media-caption', text: caption })]);
+  const placeholder = (name, caption) =>
+    h('div', { className: 'card-media' }, [icon(name), h('span', { className: 'media-caption', text: caption })]);
   if (!item.thumbnail) {
     let host = item.url;
     try {
@@ -275,7 +346,14 @@ function cardShell(item, i, kind) {
   const titleId = `card-${i}-title`;
   return {
     titleId,
-    card: h('li', { className: `card${kind === 'error' ? ' is-error' : ''}`, attrs: { 'aria-labelledby': titleId, 'data-index': i } }, [media(item)]),
+    card: h(
+      'li',
+      {
+        className: `card${kind === 'error' ? ' is-error' : ''}`,
+        attrs: { 'aria-labelledby': titleId, 'data-index': i },
+      },
+      [media(item)],
+    ),
     title: h('h3', { className: 'card-source', text: item.label, attrs: { id: titleId, title: item.label } }),
   };
 }
@@ -287,13 +365,24 @@ function predictionCard(item, result, i) {
     const bar = h('div', { className: 'bar' });
     // Through the CSSOM: the bar is exactly as wide, relative to its track, as the probability.
     bar.style.width = `${Math.min(100, Math.max(0, prediction.score * 100))}%`;
-    return h('li', { className: `prediction${rank === 0 ? ' is-top' : ''}`, attrs: { 'data-name': prediction.name, 'data-category': prediction.category, 'data-score': prediction.score } }, [
-      h('div', { className: 'prediction-text' }, [
-        h('span', { className: 'label', text: displayName(prediction.name), attrs: { title: `${prediction.name} (${prediction.category})` } }),
-        h('span', { className: 'pct', text: percent(prediction.score) }),
-      ]),
-      h('div', { className: 'track', attrs: { 'aria-hidden': 'true' } }, [bar]),
-    ]);
+    return h(
+      'li',
+      {
+        className: `prediction${rank === 0 ? ' is-top' : ''}`,
+        attrs: { 'data-name': prediction.name, 'data-category': prediction.category, 'data-score': prediction.score },
+      },
+      [
+        h('div', { className: 'prediction-text' }, [
+          h('span', {
+            className: 'label',
+            text: displayName(prediction.name),
+            attrs: { title: `${prediction.name} (${prediction.category})` },
+          }),
+          h('span', { className: 'pct', text: percent(prediction.score) }),
+        ]),
+        h('div', { className: 'track', attrs: { 'aria-hidden': 'true' } }, [bar]),
+      ],
+    );
   });
   const summary = h('p', { className: 'card-title' }, [
     h('span', { className: 'visually-hidden', text: 'Most likely: ' }),
@@ -301,7 +390,11 @@ function predictionCard(item, result, i) {
     h('span', { className: 'visually-hidden', text: ', ' }),
     h('span', { className: 'top-score', text: percent(result.score) }),
   ]);
-  const list = h('ol', { className: 'predictions', attrs: { 'aria-label': `Top ${rows.length} classes for ${item.label}` } }, rows);
+  const list = h(
+    'ol',
+    { className: 'predictions', attrs: { 'aria-label': `Top ${rows.length} classes for ${item.label}` } },
+    rows,
+  );
   card.append(h('div', { className: 'card-body' }, [title, summary, list]));
   return card;
 }
@@ -324,7 +417,7 @@ function openPicker() {
 
 ui.fileInput.addEventListener('change', () => {
   const files = ui.fileInput.files;
-  if (files && files.length) classify(fileItems(files));
+  if (files?.length) classify(fileItems(files));
   // Lets the same files be chosen again.
   ui.fileInput.value = '';
 });
@@ -388,7 +481,8 @@ function checkUrl(value) {
   } catch {
     return `“${value}” is not a web address. Enter one starting with http:// or https://.`;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'Only http:// and https:// addresses can be classified.';
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return 'Only http:// and https:// addresses can be classified.';
   return '';
 }
 

@@ -19,13 +19,27 @@ const examples = process.argv[2] ?? '1000';
 const config = loadConfig({ MODEL_DIR: path.join(root, 'models/mobilenet_v2'), LOG_LEVEL: 'SILENT' });
 const runtime = createRuntime(config, { downloaderDeps: { isAddressAllowed: () => false } });
 await runtime.loadClassifier();
-const server = await createServer({ config, logger: runtime.logger, retrieve: runtime.retrieve, classifier: runtime.classifier });
+const server = await createServer({
+  config,
+  logger: runtime.logger,
+  retrieve: runtime.retrieve,
+  classifier: runtime.classifier,
+});
 await server.app.listen({ port: 0, host: '127.0.0.1' });
 const { port } = server.app.server.address() as AddressInfo;
 
 const venv = path.join(root, '.venv/bin/schemathesis');
 const command = existsSync(venv) ? venv : 'schemathesis';
-const args = ['run', `http://127.0.0.1:${port}/openapi.json`, '--checks', 'all', '--max-examples', examples, '--seed', '1'];
+const args = [
+  'run',
+  `http://127.0.0.1:${port}/openapi.json`,
+  '--checks',
+  'all',
+  '--max-examples',
+  examples,
+  '--seed',
+  '1',
+];
 console.log(`$ schemathesis ${args.join(' ')}`);
 const child = spawn(command, args, { cwd: root, stdio: 'inherit' });
 const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));

@@ -6,7 +6,10 @@
 import { writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
 
-const image = await sharp('test/fixtures/cat_720p.jpg').resize(224, 224, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
+const image = await sharp('test/fixtures/cat_720p.jpg')
+  .resize(224, 224, { fit: 'fill' })
+  .jpeg({ quality: 90 })
+  .toBuffer();
 const body = JSON.stringify({ images: [{ data: image.toString('base64') }], top_k: 3 });
 
 const v2 = (method: string, path: string, extra: object = {}) => ({
@@ -14,7 +17,11 @@ const v2 = (method: string, path: string, extra: object = {}) => ({
   routeKey: `${method} ${path}`,
   rawPath: path,
   rawQueryString: '',
-  headers: { 'content-type': 'application/json', host: 'abc123.execute-api.us-east-1.amazonaws.com', 'user-agent': 'curl/8.5.0' },
+  headers: {
+    'content-type': 'application/json',
+    host: 'abc123.execute-api.us-east-1.amazonaws.com',
+    'user-agent': 'curl/8.5.0',
+  },
   requestContext: {
     accountId: '123456789012',
     apiId: 'abc123',
@@ -32,7 +39,10 @@ const v2 = (method: string, path: string, extra: object = {}) => ({
 
 const events: Record<string, object> = {
   'http-api-v2.json': v2('POST', '/v1/predict', { body }),
-  'http-api-v2-base64.json': v2('POST', '/v1/predict', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true }),
+  'http-api-v2-base64.json': v2('POST', '/v1/predict', {
+    body: Buffer.from(body).toString('base64'),
+    isBase64Encoded: true,
+  }),
   'rest-v1.json': {
     resource: '/v1/predict',
     path: '/v1/predict',
@@ -42,11 +52,20 @@ const events: Record<string, object> = {
     queryStringParameters: null,
     pathParameters: null,
     stageVariables: null,
-    requestContext: { accountId: '123456789012', apiId: 'abc123', httpMethod: 'POST', path: '/dev/v1/predict', requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef', resourcePath: '/v1/predict', stage: 'dev' },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc123',
+      httpMethod: 'POST',
+      path: '/dev/v1/predict',
+      requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
+      resourcePath: '/v1/predict',
+      stage: 'dev',
+    },
     body,
     isBase64Encoded: false,
   },
   'health-v2.json': v2('GET', '/health'),
 };
 
-for (const [file, event] of Object.entries(events)) await writeFile(`test/events/${file}`, `${JSON.stringify(event, null, 2)}\n`);
+for (const [file, event] of Object.entries(events))
+  await writeFile(`test/events/${file}`, `${JSON.stringify(event, null, 2)}\n`);

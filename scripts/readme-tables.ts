@@ -10,16 +10,23 @@ import { MAX_TOP_K, MAX_URL_LENGTH } from '../lib/schemas.ts';
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
 
-const formatDefault = (value: unknown) => (typeof value === 'number' && value >= 10_000 ? value.toLocaleString('en-US').replace(/,/g, '_') : String(value));
+const formatDefault = (value: unknown) =>
+  typeof value === 'number' && value >= 10_000 ? value.toLocaleString('en-US').replace(/,/g, '_') : String(value);
 
 export function configTable(): string {
-  const rows = Object.entries(CONFIG_SCHEMA).map(([name, setting]) => `| \`${name}\` | \`${formatDefault(setting.default)}\` | ${setting.description} |`);
+  const rows = Object.entries(CONFIG_SCHEMA).map(
+    ([name, setting]) => `| \`${name}\` | \`${formatDefault(setting.default)}\` | ${setting.description} |`,
+  );
   return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }
 
 export function errorTables(): string {
-  const requestRows = Object.entries(REQUEST_ERRORS).map(([code, { status, message }]) => `| \`${code}\` | ${status} | ${message} |`);
-  const entryRows = Object.entries(ENTRY_ERRORS).map(([code, { stage, message }]) => `| \`${code}\` | ${stage === 'request' ? '422' : '400'} | ${message} |`);
+  const requestRows = Object.entries(REQUEST_ERRORS).map(
+    ([code, { status, message }]) => `| \`${code}\` | ${status} | ${message} |`,
+  );
+  const entryRows = Object.entries(ENTRY_ERRORS).map(
+    ([code, { stage, message }]) => `| \`${code}\` | ${stage === 'request' ? '422' : '400'} | ${message} |`,
+  );
   return [
     'Top-level `code`:',
     '',
@@ -39,18 +46,30 @@ export function errorTables(): string {
 const LIMITS: Array<[string, SettingName | string, string]> = [
   ['Request body', 'MAX_BODY_BYTES', '413 `REQUEST_BODY_TOO_LARGE`, from Content-Length before reading'],
   ['Time to send the whole request', 'REQUEST_TIMEOUT_MS', '408 `REQUEST_TIMEOUT`, and the connection is closed'],
-  ['Request headers', '16 KiB (Node\'s limit)', '431 `REQUEST_HEADERS_TOO_LARGE`'],
+  ['Request headers', "16 KiB (Node's limit)", '431 `REQUEST_HEADERS_TOO_LARGE`'],
   ['Images per request', 'MAX_IMAGES_PER_REQUEST', '422 `REQUEST_TOO_MANY_IMAGES`'],
   ['`top_k`', `1 to ${MAX_TOP_K}`, '422 `REQUEST_INVALID`'],
   ['URL length', `${MAX_URL_LENGTH} characters`, '422 `REQUEST_INVALID`'],
   ['URL schemes', 'http, https', '400 `URL_SCHEME_UNSUPPORTED`'],
-  ['Addresses a URL may reach', 'ALLOW_PRIVATE_URLS', '400 `URL_FORBIDDEN` (loopback, private, link-local, CGNAT, multicast, reserved; every redirect, at connect time)'],
+  [
+    'Addresses a URL may reach',
+    'ALLOW_PRIVATE_URLS',
+    '400 `URL_FORBIDDEN` (loopback, private, link-local, CGNAT, multicast, reserved; every redirect, at connect time)',
+  ],
   ['Redirects per download', 'MAX_REDIRECTS', '400 `DOWNLOAD_TOO_MANY_REDIRECTS`'],
   ['Time per download (seconds)', 'TIMEOUT', '400 `DOWNLOAD_TIMEOUT`'],
   ['Downloads at once, per request', 'THREAD_COUNT', 'the others wait their turn'],
-  ['Bytes per image', 'MAX_IMAGE_BYTES', '400 `IMAGE_TOO_LARGE`, from Content-Length or while streaming; from the base64 length'],
+  [
+    'Bytes per image',
+    'MAX_IMAGE_BYTES',
+    '400 `IMAGE_TOO_LARGE`, from Content-Length or while streaming; from the base64 length',
+  ],
   ['Pixels per image', 'MAX_IMAGE_PIXELS', '400 `IMAGE_TOO_MANY_PIXELS`, from the header, before decoding'],
-  ['Image formats', 'JPEG, PNG, WebP, GIF, TIFF, AVIF, BMP', '400 `IMAGE_UNSUPPORTED_FORMAT` (SVG, HEIC, PDF, ...) or `IMAGE_UNRECOGNIZED`'],
+  [
+    'Image formats',
+    'JPEG, PNG, WebP, GIF, TIFF, AVIF, BMP',
+    '400 `IMAGE_UNSUPPORTED_FORMAT` (SVG, HEIC, PDF, ...) or `IMAGE_UNRECOGNIZED`',
+  ],
   ['Images in the server at once', 'MAX_QUEUE_IMAGES', '503 `SERVICE_OVERLOADED` with `Retry-After: 1`'],
   ['Wait for the model', 'QUEUE_TIMEOUT_MS', '503 `SERVICE_OVERLOADED` with `Retry-After: 1`'],
   ['Time one batch may run', 'INFERENCE_TIMEOUT_MS', '503 `SERVICE_INFERENCE_FAILED`; the worker is replaced'],
@@ -66,7 +85,11 @@ export function limitsTable(): string {
   return ['| Limit | Setting and default | Over it |', '| --- | --- | --- |', ...rows].join('\n');
 }
 
-export const SECTIONS = { 'config-table': configTable, 'error-tables': errorTables, 'limits-table': limitsTable } as const;
+export const SECTIONS = {
+  'config-table': configTable,
+  'error-tables': errorTables,
+  'limits-table': limitsTable,
+} as const;
 
 /** README with every generated section replaced by its current content. */
 export function withGeneratedSections(readme: string): string {

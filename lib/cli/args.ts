@@ -37,33 +37,33 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+const FLAGS = {
+  top: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  endpoint: { type: 'string' },
+  'model-dir': { type: 'string' },
+  engine: { type: 'string' },
+  progress: { type: 'boolean' },
+  'no-progress': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 export function parseCliArgs(argv: string[]): CliOptions {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof FLAGS }>>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        top: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        endpoint: { type: 'string' },
-        'model-dir': { type: 'string' },
-        engine: { type: 'string' },
-        progress: { type: 'boolean' },
-        'no-progress': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: FLAGS });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
   const { values, positionals } = parsed;
   const top = values.top === undefined ? 1 : Number(values.top);
-  if (!Number.isInteger(top) || top < 1 || top > MAX_TOP_K) throw new UsageError(`--top must be an integer from 1 to ${MAX_TOP_K}, not ${JSON.stringify(values.top)}.`);
+  if (!Number.isInteger(top) || top < 1 || top > MAX_TOP_K)
+    throw new UsageError(`--top must be an integer from 1 to ${MAX_TOP_K}, not ${JSON.stringify(values.top)}.`);
   if (values.engine !== undefined && !(ENGINE_CHOICES as readonly string[]).includes(values.engine)) {
     throw new UsageError(`--engine must be one of ${ENGINE_CHOICES.join(', ')}, not ${JSON.stringify(values.engine)}.`);
   }
-  if (values.endpoint !== undefined && !/^https?:\/\/./.test(values.endpoint)) throw new UsageError(`--endpoint must be an http(s) URL, not ${JSON.stringify(values.endpoint)}.`);
+  if (values.endpoint !== undefined && !/^https?:\/\/./.test(values.endpoint))
+    throw new UsageError(`--endpoint must be an http(s) URL, not ${JSON.stringify(values.endpoint)}.`);
   if (values.endpoint !== undefined && (values['model-dir'] !== undefined || values.engine !== undefined)) {
     throw new UsageError('--model-dir and --engine apply to classifying in this process, not with --endpoint.');
   }

@@ -13,7 +13,9 @@ import { semaphore } from '../semaphore.ts';
 import type { CliOptions } from './args.ts';
 import type { CliInput } from './inputs.ts';
 
-export type CliResult = { label: string; ok: true; predictions: Prediction[] } | { label: string; ok: false; code: string; message: string };
+export type CliResult =
+  | { label: string; ok: true; predictions: Prediction[] }
+  | { label: string; ok: false; code: string; message: string };
 
 export interface Backend {
   /** Images sent at once: a model batch in-process, a request's worth to a service. */
@@ -22,7 +24,12 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-const missing = (input: CliInput): CliResult => ({ label: input.label, ok: false, code: 'FILE_NOT_FOUND', message: 'No such file or folder.' });
+const missing = (input: CliInput): CliResult => ({
+  label: input.label,
+  ok: false,
+  code: 'FILE_NOT_FOUND',
+  message: 'No such file or folder.',
+});
 
 /** A file that could not be read fails on its own, as a bad image does. */
 class InputFailure extends Error {
@@ -42,7 +49,10 @@ async function readImageFile(file: string, maxBytes: number): Promise<Buffer> {
     bytes = await readFile(file);
   } catch (error) {
     if (error instanceof ImageError) throw error;
-    throw new InputFailure('FILE_UNREADABLE', `The file could not be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
+    throw new InputFailure(
+      'FILE_UNREADABLE',
+      `The file could not be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
+    );
   }
   // The file may have grown since stat.
   if (bytes.length > maxBytes) throw imageTooLarge(maxBytes);
@@ -59,7 +69,11 @@ function failed(input: CliInput, error: unknown): CliResult {
  * MAX_IMAGE_PIXELS, ...), with the flags on top; private URLs are allowed unless
  * ALLOW_PRIVATE_URLS says otherwise, since the person at the terminal chose them.
  */
-export async function localBackend(options: CliOptions, env: Record<string, string | undefined>, defaultModelDir: string): Promise<Backend> {
+export async function localBackend(
+  options: CliOptions,
+  env: Record<string, string | undefined>,
+  defaultModelDir: string,
+): Promise<Backend> {
   const config = loadConfig({
     LOG_LEVEL: 'SILENT',
     ALLOW_PRIVATE_URLS: 'true',
@@ -72,7 +86,10 @@ export async function localBackend(options: CliOptions, env: Record<string, stri
   const classifier = await runtime.loadClassifier();
   const downloadSlot = semaphore(config.downloadConcurrency);
   const toPixels = async (input: CliInput & { kind: 'url' | 'file' }): Promise<Buffer> => {
-    const bytes = input.kind === 'url' ? await downloadSlot(() => downloader.download(input.url)) : await readImageFile(input.file, config.maxImageBytes);
+    const bytes =
+      input.kind === 'url'
+        ? await downloadSlot(() => downloader.download(input.url))
+        : await readImageFile(input.file, config.maxImageBytes);
     return decodeImage(bytes, classifier.info.input, { maxPixels: config.maxImagePixels });
   };
   return {
@@ -90,8 +107,12 @@ export async function localBackend(options: CliOptions, env: Record<string, stri
       );
       const ready = decoded.filter((entry) => entry.pixels !== undefined);
       const { probabilities } = await classifier.classify(ready.map((entry) => entry.pixels!));
-      const predictions = new Map(ready.map((entry, i) => [entry, topPredictions(probabilities[i]!, classifier.labels, options.top)]));
-      return decoded.map((entry) => entry.failure ?? { label: entry.input.label, ok: true, predictions: predictions.get(entry)! });
+      const predictions = new Map(
+        ready.map((entry, i) => [entry, topPredictions(probabilities[i]!, classifier.labels, options.top)]),
+      );
+      return decoded.map(
+        (entry) => entry.failure ?? { label: entry.input.label, ok: true, predictions: predictions.get(entry)! },
+      );
     },
     close: runtime.close,
   };
@@ -115,7 +136,10 @@ const MAX_ATTEMPTS = 4;
  * Through a running service. A request that names failing images is sent again without them,
  * so the others still get their predictions; a 503 is retried after its Retry-After.
  */
-export function remoteBackend(options: CliOptions & { endpoint: string }, env: Record<string, string | undefined>): Backend {
+export function remoteBackend(
+  options: CliOptions & { endpoint: string },
+  env: Record<string, string | undefined>,
+): Backend {
   // The service says which images are too large; this only keeps a huge file out of memory.
   const { maxImageBytes } = loadConfig(env);
   const url = `${options.endpoint}/v1/predict`;
@@ -123,11 +147,26 @@ export function remoteBackend(options: CliOptions & { endpoint: string }, env: R
     for (let attempt = 1; ; attempt++) {
       let response: Response;
       try {
-        response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images, top_k: options.top }) });
+        response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ images, top_k: options.top }),
+        });
       } catch (error) {
-        return { status: 0, body: { images: [], code: 'SERVICE_UNREACHABLE', message: `Could not reach ${options.endpoint}: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}` } };
+        return {
+          status: 0,
+          body: {
+            images: [],
+            code: 'SERVICE_UNREACHABLE',
+            message: `Could not reach ${options.endpoint}: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}`,
+          },
+        };
       }
-      const body = (await response.json().catch(() => ({ images: [], code: `HTTP_${response.status}`, message: `The service answered ${response.status} without a JSON body.` }))) as { images: ApiImage[] } & ApiError;
+      const body = (await response.json().catch(() => ({
+        images: [],
+        code: `HTTP_${response.status}`,
+        message: `The service answered ${response.status} without a JSON body.`,
+      }))) as { images: ApiImage[] } & ApiError;
       if (response.status !== 503 || attempt === MAX_ATTEMPTS) return { status: response.status, body };
       await new Promise((resolve) => setTimeout(resolve, 1000 * Number(response.headers.get('retry-after') ?? 1)));
     }
@@ -136,7 +175,9 @@ export function remoteBackend(options: CliOptions & { endpoint: string }, env: R
     // Keeps requests well under API Gateway's and Lambda's 6 MB, even with large photos.
     chunkSize: 4,
     async classify(inputs) {
-      const results: Array<CliResult | undefined> = inputs.map((input) => (input.kind === 'missing' ? missing(input) : undefined));
+      const results: Array<CliResult | undefined> = inputs.map((input) =>
+        input.kind === 'missing' ? missing(input) : undefined,
+      );
       const payload = await Promise.all(
         inputs.map(async (input, i) => {
           if (input.kind !== 'file') return input.kind === 'url' ? { url: input.url } : undefined;
@@ -155,18 +196,32 @@ export function remoteBackend(options: CliOptions & { endpoint: string }, env: R
         if (status === 200) {
           pending.forEach((i, j) => {
             const image = body.images[j]!;
-            results[i] = { label: inputs[i]!.label, ok: true, predictions: image.predictions ?? [{ score: image.score, category: image.category, name: image.name }] };
+            results[i] = {
+              label: inputs[i]!.label,
+              ok: true,
+              predictions: image.predictions ?? [{ score: image.score, category: image.category, name: image.name }],
+            };
           });
         } else if (body.code === 'IMAGES_REJECTED' && body.errors?.length) {
           for (const entry of body.errors) {
             const i = pending[entry.index ?? -1];
-            if (i !== undefined) results[i] = { label: inputs[i]!.label, ok: false, code: entry.code, message: entry.message };
+            if (i !== undefined)
+              results[i] = { label: inputs[i]!.label, ok: false, code: entry.code, message: entry.message };
           }
         } else {
-          for (const i of pending) results[i] = { label: inputs[i]!.label, ok: false, code: body.code, message: body.message };
+          for (const i of pending)
+            results[i] = { label: inputs[i]!.label, ok: false, code: body.code, message: body.message };
         }
       }
-      return results.map((result, i) => result ?? { label: inputs[i]!.label, ok: false, code: 'NOT_CLASSIFIED', message: 'The service did not classify this image.' });
+      return results.map(
+        (result, i) =>
+          result ?? {
+            label: inputs[i]!.label,
+            ok: false,
+            code: 'NOT_CLASSIFIED',
+            message: 'The service did not classify this image.',
+          },
+      );
     },
     async close() {},
   };

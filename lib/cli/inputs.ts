@@ -5,7 +5,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
-export type CliInput = { kind: 'url'; label: string; url: string } | { kind: 'file'; label: string; file: string } | { kind: 'missing'; label: string };
+export type CliInput =
+  | { kind: 'url'; label: string; url: string }
+  | { kind: 'file'; label: string; file: string }
+  | { kind: 'missing'; label: string };
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);
 
@@ -19,7 +22,9 @@ export async function expandInputs(args: string[], cwd = process.cwd()): Promise
     const absolute = path.resolve(cwd, arg);
     const info = await stat(absolute).catch(() => undefined);
     if (!info) inputs.push({ kind: 'missing', label: arg });
-    else if (info.isDirectory()) for (const file of await imagesUnder(absolute)) inputs.push({ kind: 'file', label: path.join(arg, path.relative(absolute, file)), file });
+    else if (info.isDirectory())
+      for (const file of await imagesUnder(absolute))
+        inputs.push({ kind: 'file', label: path.join(arg, path.relative(absolute, file)), file });
     else inputs.push({ kind: 'file', label: arg, file: absolute });
   }
   return inputs;

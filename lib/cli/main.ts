@@ -19,7 +19,7 @@ export interface CliContext {
 
 export async function runCli(context: CliContext): Promise<number> {
   const { stdout, stderr } = context;
-  let options;
+  let options: ReturnType<typeof parseCliArgs>;
   try {
     options = parseCliArgs(context.argv);
   } catch (error) {
@@ -39,13 +39,20 @@ export async function runCli(context: CliContext): Promise<number> {
   }
   let backend: Backend;
   try {
-    backend = options.endpoint ? remoteBackend({ ...options, endpoint: options.endpoint }, context.env) : await localBackend(options, context.env, context.defaultModelDir);
+    backend = options.endpoint
+      ? remoteBackend({ ...options, endpoint: options.endpoint }, context.env)
+      : await localBackend(options, context.env, context.defaultModelDir);
   } catch (error) {
     // A model folder or configuration that cannot be used: its message says what to change.
     stderr.write(`classify: the model could not be loaded: ${(error as Error).message}\n`);
     return 1;
   }
-  const showProgress = shouldShowProgress({ forced: options.progress, stdoutIsTTY: stdout.isTTY === true, stderrIsTTY: stderr.isTTY === true, images: inputs.length });
+  const showProgress = shouldShowProgress({
+    forced: options.progress,
+    stdoutIsTTY: stdout.isTTY === true,
+    stderrIsTTY: stderr.isTTY === true,
+    images: inputs.length,
+  });
   const results: CliResult[] = [];
   try {
     for (let start = 0; start < inputs.length; start += backend.chunkSize) {

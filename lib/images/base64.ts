@@ -23,7 +23,8 @@ function decodeWellFormed(text: string, maxBytes: number): Buffer | undefined {
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const length = text.length - padding;
   const expected = Math.floor((length * 3) / 4);
-  if (length === 0 || length % 4 === 1 || (padding > 0 && text.length % 4 !== 0) || expected > maxBytes) return undefined;
+  if (length === 0 || length % 4 === 1 || (padding > 0 && text.length % 4 !== 0) || expected > maxBytes)
+    return undefined;
   const bytes = Buffer.from(text, 'base64');
   return bytes.length === expected ? bytes : undefined;
 }
@@ -33,7 +34,10 @@ function decodeStrictly(text: string, maxBytes: number): Buffer {
   const unpadded = compact.replace(/={1,2}$/, '');
   const padding = compact.length - unpadded.length;
   if (!BASE64.test(unpadded)) {
-    throw new ImageError('IMAGE_DATA_INVALID', 'The data is not valid base64: it has characters outside the base64 alphabet.');
+    throw new ImageError(
+      'IMAGE_DATA_INVALID',
+      'The data is not valid base64: it has characters outside the base64 alphabet.',
+    );
   }
   if (unpadded.length % 4 === 1 || (padding > 0 && compact.length % 4 !== 0)) {
     throw new ImageError('IMAGE_DATA_INVALID', 'The data is not valid base64: its length or padding is wrong.');

@@ -46,12 +46,19 @@ export async function decodeBmp(file: Buffer, maxPixels: number): Promise<RgbIma
 
   if (width <= 0 || height === 0) throw corrupt(`invalid size ${width}x${signedHeight}`);
   if (width * height > maxPixels) {
-    throw new ImageError('IMAGE_TOO_MANY_PIXELS', `The image has ${width * height} pixels, more than the ${maxPixels} allowed.`);
+    throw new ImageError(
+      'IMAGE_TOO_MANY_PIXELS',
+      `The image has ${width * height} pixels, more than the ${maxPixels} allowed.`,
+    );
   }
   if (COMPRESSION_NAMES[compression]) {
-    throw new ImageError('IMAGE_UNSUPPORTED_FORMAT', `BMP files with ${COMPRESSION_NAMES[compression]} compression are not supported.`);
+    throw new ImageError(
+      'IMAGE_UNSUPPORTED_FORMAT',
+      `BMP files with ${COMPRESSION_NAMES[compression]} compression are not supported.`,
+    );
   }
-  if (![BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS].includes(compression)) throw corrupt(`unknown compression ${compression}`);
+  if (![BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS].includes(compression))
+    throw corrupt(`unknown compression ${compression}`);
   if (![1, 4, 8, 16, 24, 32].includes(bitsPerPixel)) throw corrupt(`unsupported bit depth ${bitsPerPixel}`);
 
   const stride = Math.ceil((bitsPerPixel * width) / 32) * 4;
@@ -75,7 +82,16 @@ export async function decodeBmp(file: Buffer, maxPixels: number): Promise<RgbIma
 
 type RowDecoder = (fileOffset: number, outOffset: number) => void;
 
-function rowDecoder(file: Buffer, out: Buffer, width: number, bitsPerPixel: number, headerSize: number, isCore: boolean, compression: number, dataOffset: number): RowDecoder {
+function rowDecoder(
+  file: Buffer,
+  out: Buffer,
+  width: number,
+  bitsPerPixel: number,
+  headerSize: number,
+  isCore: boolean,
+  compression: number,
+  dataOffset: number,
+): RowDecoder {
   if (bitsPerPixel <= 8) {
     const palette = readPalette(file, headerSize, isCore, bitsPerPixel, compression, dataOffset);
     const perByte = 8 / bitsPerPixel;
@@ -116,12 +132,23 @@ function rowDecoder(file: Buffer, out: Buffer, width: number, bitsPerPixel: numb
  * declared count (or 2^bits), but never more than fits before the pixel data: writers often store
  * only the colours used.
  */
-function readPalette(file: Buffer, headerSize: number, isCore: boolean, bitsPerPixel: number, compression: number, dataOffset: number): Uint8Array {
+function readPalette(
+  file: Buffer,
+  headerSize: number,
+  isCore: boolean,
+  bitsPerPixel: number,
+  compression: number,
+  dataOffset: number,
+): Uint8Array {
   const entrySize = isCore ? 3 : 4;
   const maskBytes = headerSize === 40 && compression === BI_BITFIELDS ? 12 : 0;
   const start = 14 + headerSize + maskBytes;
   const declared = (isCore ? 0 : file.readUInt32LE(46)) || 1 << bitsPerPixel;
-  const count = Math.min(declared, 1 << bitsPerPixel, Math.floor((Math.min(dataOffset, file.length) - start) / entrySize));
+  const count = Math.min(
+    declared,
+    1 << bitsPerPixel,
+    Math.floor((Math.min(dataOffset, file.length) - start) / entrySize),
+  );
   if (count <= 0) throw corrupt('the palette is missing');
   const palette = new Uint8Array(count * 3);
   for (let i = 0; i < count; i++) {

@@ -30,11 +30,16 @@ export async function decodeImage(bytes: Buffer, size: TargetSize, limits: Decod
   const sniffed = sniffFormat(bytes);
   if (!sniffed) throw new ImageError('IMAGE_UNRECOGNIZED');
   if (!sniffed.supported) {
-    throw new ImageError('IMAGE_UNSUPPORTED_FORMAT', `${sniffed.format} images are not supported (JPEG, PNG, WebP, GIF, TIFF, AVIF and BMP are).`);
+    throw new ImageError(
+      'IMAGE_UNSUPPORTED_FORMAT',
+      `${sniffed.format} images are not supported (JPEG, PNG, WebP, GIF, TIFF, AVIF and BMP are).`,
+    );
   }
   if (sniffed.format === 'bmp') {
     const { width, height, data } = await decodeBmp(bytes, limits.maxPixels);
-    return (await toRawRgb(sharp(data, { raw: { width, height, channels: 3 } }).resize(size.width, size.height, RESIZE))).data;
+    return (
+      await toRawRgb(sharp(data, { raw: { width, height, channels: 3 } }).resize(size.width, size.height, RESIZE))
+    ).data;
   }
 
   // limitInputPixels makes libvips refuse from the header too; checking the metadata first gives a
@@ -43,20 +48,27 @@ export async function decodeImage(bytes: Buffer, size: TargetSize, limits: Decod
   const metadata = await sharp(bytes, options).metadata().catch(sharpFailure);
   const pixels = (metadata.width ?? 0) * (metadata.height ?? 0);
   if (pixels > limits.maxPixels) {
-    throw new ImageError('IMAGE_TOO_MANY_PIXELS', `The image has ${pixels} pixels, more than the ${limits.maxPixels} allowed.`);
+    throw new ImageError(
+      'IMAGE_TOO_MANY_PIXELS',
+      `The image has ${pixels} pixels, more than the ${limits.maxPixels} allowed.`,
+    );
   }
   if (metadata.format === 'heif' && metadata.compression !== 'av1') {
     throw new ImageError('IMAGE_UNSUPPORTED_FORMAT', 'HEIF/HEIC images are not supported (AVIF is).');
   }
 
   if (!metadata.hasAlpha) {
-    return (await toRawRgb(sharp(bytes, options).autoOrient().toColourspace('srgb').resize(size.width, size.height, RESIZE))).data;
+    return (
+      await toRawRgb(sharp(bytes, options).autoOrient().toColourspace('srgb').resize(size.width, size.height, RESIZE))
+    ).data;
   }
   // sharp resizes images with alpha premultiplied, which darkens (or blacks out) colours under
   // transparent pixels; dropping the alpha channel first keeps them, as PIL's convert('RGB') does.
   const opaque = await toRawRgb(sharp(bytes, options).autoOrient().removeAlpha().toColourspace('srgb'));
   const { width, height } = opaque.info;
-  return (await toRawRgb(sharp(opaque.data, { raw: { width, height, channels: 3 } }).resize(size.width, size.height, RESIZE))).data;
+  return (
+    await toRawRgb(sharp(opaque.data, { raw: { width, height, channels: 3 } }).resize(size.width, size.height, RESIZE))
+  ).data;
 }
 
 async function toRawRgb(pipeline: Sharp): Promise<{ data: Buffer; info: OutputInfo }> {

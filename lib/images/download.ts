@@ -21,8 +21,15 @@ export interface DownloadLimits {
 }
 
 /** The download limits set by configuration. */
-export function downloadLimits(config: Pick<Config, 'downloadTimeoutMs' | 'maxImageBytes' | 'maxRedirects' | 'allowPrivateUrls'>): DownloadLimits {
-  return { timeoutMs: config.downloadTimeoutMs, maxBytes: config.maxImageBytes, maxRedirects: config.maxRedirects, allowPrivateUrls: config.allowPrivateUrls };
+export function downloadLimits(
+  config: Pick<Config, 'downloadTimeoutMs' | 'maxImageBytes' | 'maxRedirects' | 'allowPrivateUrls'>,
+): DownloadLimits {
+  return {
+    timeoutMs: config.downloadTimeoutMs,
+    maxBytes: config.maxImageBytes,
+    maxRedirects: config.maxRedirects,
+    allowPrivateUrls: config.allowPrivateUrls,
+  };
 }
 
 /** dns.lookup's signature; injectable so tests can make a name resolve where they need it. */
@@ -87,7 +94,10 @@ async function follow(agent: Agent, firstUrl: string, limits: DownloadLimits, si
     if (REDIRECT_STATUSES.has(response.statusCode) && typeof location === 'string') {
       discard(response.body);
       if (redirects >= limits.maxRedirects) {
-        throw new ImageError('DOWNLOAD_TOO_MANY_REDIRECTS', `The URL redirected more than ${limits.maxRedirects} times.`);
+        throw new ImageError(
+          'DOWNLOAD_TOO_MANY_REDIRECTS',
+          `The URL redirected more than ${limits.maxRedirects} times.`,
+        );
       }
       url = parseHttpUrl(location, url);
       continue;
@@ -109,7 +119,10 @@ function parseHttpUrl(text: string, base?: URL): URL {
     throw new ImageError('URL_INVALID');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ImageError('URL_SCHEME_UNSUPPORTED', `Only http and https URLs are supported, not ${url.protocol.slice(0, -1)}.`);
+    throw new ImageError(
+      'URL_SCHEME_UNSUPPORTED',
+      `Only http and https URLs are supported, not ${url.protocol.slice(0, -1)}.`,
+    );
   }
   if (url.username || url.password) throw new ImageError('URL_INVALID', 'URLs with credentials are not supported.');
   return url;
@@ -135,16 +148,24 @@ function discard(body: Body): void {
  * undici's connector with the guard in front: an IP literal is judged before connecting, and a host
  * name through a lookup that refuses the connection when any address it resolves to is not allowed.
  */
-function guardedConnector(lookup: LookupFunction, isAllowed: (address: string) => boolean, connectTimeoutMs: number): buildConnector.connector {
+function guardedConnector(
+  lookup: LookupFunction,
+  isAllowed: (address: string) => boolean,
+  connectTimeoutMs: number,
+): buildConnector.connector {
   const guardedLookup = (hostname: string, options: LookupOptions, callback: (...args: unknown[]) => void) => {
-    lookup(hostname, { ...options, all: true } as LookupAllOptions, (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
-      if (error) return callback(error);
-      const refused = addresses.find(({ address }) => !isAllowed(address));
-      if (refused) return callback(new AddressRefusedError(refused.address));
-      if (options.all) return callback(null, addresses);
-      const [first] = addresses;
-      return callback(null, first?.address, first?.family);
-    });
+    lookup(
+      hostname,
+      { ...options, all: true } as LookupAllOptions,
+      (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
+        if (error) return callback(error);
+        const refused = addresses.find(({ address }) => !isAllowed(address));
+        if (refused) return callback(new AddressRefusedError(refused.address));
+        if (options.all) return callback(null, addresses);
+        const [first] = addresses;
+        return callback(null, first?.address, first?.family);
+      },
+    );
   };
   const connect = buildConnector({ lookup: guardedLookup, timeout: connectTimeoutMs } as buildConnector.BuildOptions);
   return (options, callback) => {
@@ -156,22 +177,31 @@ function guardedConnector(lookup: LookupFunction, isAllowed: (address: string) =
 
 function toImageError(error: unknown, timedOut: boolean, limits: DownloadLimits): ImageError {
   if (error instanceof ImageError) return error;
-  if (findInChain(error, (e) => e instanceof AddressRefusedError)) return new ImageError('URL_FORBIDDEN', undefined, { cause: error });
+  if (findInChain(error, (e) => e instanceof AddressRefusedError))
+    return new ImageError('URL_FORBIDDEN', undefined, { cause: error });
   const timeoutCodes = ['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'];
   if (timedOut || findInChain(error, (e) => timeoutCodes.includes((e as { code?: string }).code ?? ''))) {
-    return new ImageError('DOWNLOAD_TIMEOUT', `The download did not finish within ${limits.timeoutMs / 1000} s.`, { cause: error });
+    return new ImageError('DOWNLOAD_TIMEOUT', `The download did not finish within ${limits.timeoutMs / 1000} s.`, {
+      cause: error,
+    });
   }
   if (findInChain(error, (e) => (e as { code?: string }).code === 'ENOTFOUND')) {
     return new ImageError('DOWNLOAD_FAILED', 'The host name could not be resolved.', { cause: error });
   }
   if (error instanceof undiciErrors.ResponseContentLengthMismatchError) {
-    return new ImageError('DOWNLOAD_FAILED', 'The image server sent a body that does not match its Content-Length.', { cause: error });
+    return new ImageError('DOWNLOAD_FAILED', 'The image server sent a body that does not match its Content-Length.', {
+      cause: error,
+    });
   }
   return new ImageError('DOWNLOAD_FAILED', undefined, { cause: error });
 }
 
 function findInChain(error: unknown, test: (e: object) => boolean): boolean {
-  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e = error, depth = 0;
+    e && typeof e === 'object' && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     if (test(e)) return true;
   }
   return false;

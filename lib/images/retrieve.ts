@@ -21,7 +21,11 @@ export interface RetrievalLimits {
   maxImagePixels: number;
 }
 
-export type ImageRetriever = (sources: ReadonlyArray<ImageSource>, size: TargetSize, signal?: AbortSignal) => Promise<RetrievedImage[]>;
+export type ImageRetriever = (
+  sources: ReadonlyArray<ImageSource>,
+  size: TargetSize,
+  signal?: AbortSignal,
+) => Promise<RetrievedImage[]>;
 
 export function createImageRetriever(limits: RetrievalLimits, downloader: Downloader): ImageRetriever {
   return async (sources, size, signal) => {
@@ -31,14 +35,22 @@ export function createImageRetriever(limits: RetrievalLimits, downloader: Downlo
         const started = performance.now();
         let fetched: number | undefined;
         try {
-          const bytes = source.url !== undefined ? await slot(() => downloader.download(source.url, signal)) : takeBase64(source, limits.maxImageBytes);
+          const bytes =
+            source.url !== undefined
+              ? await slot(() => downloader.download(source.url, signal))
+              : takeBase64(source, limits.maxImageBytes);
           fetched = performance.now();
           const pixels = await decodeImage(bytes, size, { maxPixels: limits.maxImagePixels });
           return { ok: true, pixels, downloadMs: fetched - started, decodeMs: performance.now() - fetched };
         } catch (error) {
           if (!(error instanceof ImageError)) throw error;
           const now = performance.now();
-          return { ok: false, error, downloadMs: (fetched ?? now) - started, decodeMs: fetched === undefined ? 0 : now - fetched };
+          return {
+            ok: false,
+            error,
+            downloadMs: (fetched ?? now) - started,
+            decodeMs: fetched === undefined ? 0 : now - fetched,
+          };
         }
       }),
     );

@@ -24,17 +24,26 @@ export function sniffFormat(bytes: Uint8Array): Sniffed {
   if (head4 === 'II*\0' || head4 === 'MM\0*' || head4 === 'II+\0' || head4 === 'MM\0+') return supported('tiff');
   if (ascii(bytes, 0, 2) === 'BM' && bytes.length >= 26) return supported('bmp');
   if (ascii(bytes, 4, 8) === 'ftyp') {
-    const boxSize = Math.min(bytes.length, (((bytes[0] ?? 0) << 24) | ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0)) >>> 0);
+    const boxSize = Math.min(
+      bytes.length,
+      (((bytes[0] ?? 0) << 24) | ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0)) >>> 0,
+    );
     const brands = [ascii(bytes, 8, 12)];
     for (let offset = 16; offset + 4 <= boxSize; offset += 4) brands.push(ascii(bytes, offset, offset + 4));
     if (brands.includes('avif') || brands.includes('avis')) return supported('avif');
-    if (brands.some((brand) => ['heic', 'heix', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand))) return unsupported('HEIF/HEIC');
+    if (brands.some((brand) => ['heic', 'heix', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand)))
+      return unsupported('HEIF/HEIC');
     return undefined;
   }
   if (head4 === '%PDF') return unsupported('PDF');
   if (head4 === '8BPS') return unsupported('PSD');
-  if (bytes[0] === 0 && bytes[1] === 0 && (bytes[2] === 1 || bytes[2] === 2) && bytes[3] === 0) return unsupported('ICO');
-  if (ascii(bytes, 4, 8) === 'jP  ' || (bytes[0] === 0xff && bytes[1] === 0x4f && bytes[2] === 0xff && bytes[3] === 0x51)) return unsupported('JPEG 2000');
+  if (bytes[0] === 0 && bytes[1] === 0 && (bytes[2] === 1 || bytes[2] === 2) && bytes[3] === 0)
+    return unsupported('ICO');
+  if (
+    ascii(bytes, 4, 8) === 'jP  ' ||
+    (bytes[0] === 0xff && bytes[1] === 0x4f && bytes[2] === 0xff && bytes[3] === 0x51)
+  )
+    return unsupported('JPEG 2000');
   if ((bytes[0] === 0xff && bytes[1] === 0x0a) || ascii(bytes, 4, 8) === 'JXL ') return unsupported('JPEG XL');
   if (/^\s*(<\?xml|<svg|<!DOCTYPE svg)/i.test(ascii(bytes, bytes[0] === 0xef ? 3 : 0, 256))) return unsupported('SVG');
   return undefined;

@@ -5,7 +5,14 @@
  */
 import type { Logger } from '../logger.ts';
 import { routeMissing } from '../errors.ts';
-import { type HttpRequest, type HttpResponse, errorResponse, jsonResponse, methodsAt, readHttpEvent } from './http-event.ts';
+import {
+  type HttpRequest,
+  type HttpResponse,
+  errorResponse,
+  jsonResponse,
+  methodsAt,
+  readHttpEvent,
+} from './http-event.ts';
 import type { LambdaHandler } from './predict-function.ts';
 import { serializeRoute } from './response-serializers.ts';
 import { routeKey, routesOf } from '../routes.ts';

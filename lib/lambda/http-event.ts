@@ -33,7 +33,8 @@ export function readHttpEvent(event: HttpEvent): HttpRequest {
   const v2 = event as APIGatewayProxyEventV2;
   const v1 = event as APIGatewayProxyEvent;
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(event.headers ?? {}))
+    if (value !== undefined) headers[name.toLowerCase()] = value;
   return {
     method: (isV2 ? v2.requestContext.http.method : v1.httpMethod).toUpperCase(),
     path: isV2 ? v2.rawPath : v1.path,
@@ -48,7 +49,11 @@ function isHttpEvent(event: unknown): event is HttpEvent & { version?: string } 
   if (event.headers != null && !isObject(event.headers)) return false;
   if (event.body != null && typeof event.body !== 'string') return false;
   if (event.version === '2.0') {
-    return isObject(event.requestContext.http) && typeof event.requestContext.http.method === 'string' && typeof event.rawPath === 'string';
+    return (
+      isObject(event.requestContext.http) &&
+      typeof event.requestContext.http.method === 'string' &&
+      typeof event.rawPath === 'string'
+    );
   }
   return typeof event.httpMethod === 'string' && typeof event.path === 'string';
 }
@@ -58,7 +63,12 @@ function isObject(value: unknown): value is Record<string, any> {
 }
 
 export function jsonResponse(statusCode: number, body: string, headers: Record<string, string> = {}): HttpResponse {
-  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...JSON_SECURITY_HEADERS, ...headers }, body, isBase64Encoded: false };
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...JSON_SECURITY_HEADERS, ...headers },
+    body,
+    isBase64Encoded: false,
+  };
 }
 
 /** The response for any thrown value, as the HTTP server gives it; also returns the error body for logs and metrics. */

@@ -9,5 +9,11 @@ import type { PredictFunctionDeps } from './predict-function.ts';
 export async function initPredictFunction(env: Record<string, string | undefined>): Promise<PredictFunctionDeps> {
   const runtime = createRuntime(loadConfig(env));
   const classifier = await runtime.loadClassifier();
-  return { config: runtime.config, logger: runtime.logger, metrics: runtime.metrics, retrieve: runtime.retrieve, classifier };
+  return {
+    config: runtime.config,
+    logger: runtime.logger,
+    metrics: runtime.metrics,
+    retrieve: runtime.retrieve,
+    classifier,
+  };
 }

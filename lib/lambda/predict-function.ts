@@ -16,7 +16,15 @@ import { parseJsonBody } from '../request-body.ts';
 import { predict } from '../service.ts';
 import { type StageTimings, round, roundTimings, serverTimingHeader } from '../timings.ts';
 import { createRequestParser } from '../validation.ts';
-import { type HttpEvent, type HttpRequest, type HttpResponse, errorResponse, jsonResponse, methodsAt, readHttpEvent } from './http-event.ts';
+import {
+  type HttpEvent,
+  type HttpRequest,
+  type HttpResponse,
+  errorResponse,
+  jsonResponse,
+  methodsAt,
+  readHttpEvent,
+} from './http-event.ts';
 import { serializeRoute } from './response-serializers.ts';
 import { ROUTES, type RouteNamesOf, routeKey } from '../routes.ts';
 
@@ -44,7 +52,9 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
     predict: async (request) => {
       // As the HTTP server: no body and no content type is an absent body (a 422), not a parse error.
       const absent = !request.body?.length && request.headers['content-type'] === undefined;
-      const json = absent ? undefined : parseJsonBody(request.body ?? '', request.headers['content-type'], config.maxBodyBytes);
+      const json = absent
+        ? undefined
+        : parseJsonBody(request.body ?? '', request.headers['content-type'], config.maxBodyBytes);
       const { body, timings } = await predict(requestParser.parse(json), { classifier, retrieve: deps.retrieve });
       return { json: serializeRoute.predict(body), timings };
     },
@@ -52,7 +62,9 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
     models: async () => ({ json: serializeRoute.models(classifier.info) }),
   };
   // The routes serverless.yml gives this function, from the route table.
-  const routes = Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [routeKey(ROUTES[name as keyof typeof handlers]), handler]));
+  const routes = Object.fromEntries(
+    Object.entries(handlers).map(([name, handler]) => [routeKey(ROUTES[name as keyof typeof handlers]), handler]),
+  );
 
   return async (event, context) => {
     const started = performance.now();
@@ -70,7 +82,11 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
       const route = routes[`${request.method} ${request.path}`];
       if (!route) throw routeMissing(methodsAt(Object.keys(routes), request.path));
       result = await route(request);
-      response = jsonResponse(200, result.json, result.timings ? { 'server-timing': serverTimingHeader(result.timings) } : {});
+      response = jsonResponse(
+        200,
+        result.json,
+        result.timings ? { 'server-timing': serverTimingHeader(result.timings) } : {},
+      );
     } catch (error) {
       const failure = errorResponse(error);
       response = failure.response;

@@ -10,6 +10,8 @@ import { errorBodySchema } from '../schemas.ts';
 export type Serializer = (body: any) => string;
 
 /** Each route's 200 body. */
-export const serializeRoute = Object.fromEntries(Object.entries(ROUTES).map(([name, route]) => [name, fastJson(route.response)])) as Record<RouteName, Serializer>;
+export const serializeRoute = Object.fromEntries(
+  Object.entries(ROUTES).map(([name, route]) => [name, fastJson(route.response)]),
+) as Record<RouteName, Serializer>;
 
 export const serializeError: Serializer = fastJson(errorBodySchema);

@@ -90,8 +90,16 @@ export class Batcher<TIn, TOut> {
       const batches = new Set<BatchInfo>();
       let queueMs = 0;
       const overdue = () =>
-        submission.fail(new ServiceError('SERVICE_OVERLOADED', `The model did not get to this request within ${this.policy.queueTimeoutMs} ms.`, { retryAfterSeconds: RETRY_AFTER_SECONDS }));
-      const cancelTimeout = Number.isFinite(this.policy.queueTimeoutMs) ? this.schedule(overdue, this.policy.queueTimeoutMs) : () => {};
+        submission.fail(
+          new ServiceError(
+            'SERVICE_OVERLOADED',
+            `The model did not get to this request within ${this.policy.queueTimeoutMs} ms.`,
+            { retryAfterSeconds: RETRY_AFTER_SECONDS },
+          ),
+        );
+      const cancelTimeout = Number.isFinite(this.policy.queueTimeoutMs)
+        ? this.schedule(overdue, this.policy.queueTimeoutMs)
+        : () => {};
       const submission: Submission = {
         settled: false,
         waiting: items.length,
@@ -115,11 +123,16 @@ export class Batcher<TIn, TOut> {
           submission.settled = true;
           cancelTimeout();
           const ran = [...batches];
-          resolve({ outputs, queueMs, inferenceMs: ran.reduce((sum, b) => sum + b.runMs, 0), batchSizes: ran.map((b) => b.size) });
+          resolve({
+            outputs,
+            queueMs,
+            inferenceMs: ran.reduce((sum, b) => sum + b.runMs, 0),
+            batchSizes: ran.map((b) => b.size),
+          });
         },
       };
       const enqueuedAt = this.now();
-      items.forEach((item, index) => this.queue.push({ item, submission, index, enqueuedAt }));
+      for (const [index, item] of items.entries()) this.queue.push({ item, submission, index, enqueuedAt });
       this.pump();
     });
   }
@@ -147,7 +160,8 @@ export class Batcher<TIn, TOut> {
     this.runner.run(batch.map((entry) => entry.item)).then(
       ({ outputs, runMs }) => {
         const info: BatchInfo = { size: batch.length, runMs };
-        batch.forEach((entry, i) => entry.submission.deliver(entry.index, outputs[i], startedAt - entry.enqueuedAt, info));
+        for (const [i, entry] of batch.entries())
+          entry.submission.deliver(entry.index, outputs[i], startedAt - entry.enqueuedAt, info);
         this.pump();
       },
       (error: unknown) => {
@@ -158,6 +172,7 @@ export class Batcher<TIn, TOut> {
   }
 
   private removeQueued(submission: Submission): void {
-    for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.submission === submission) this.queue.splice(i, 1);
+    for (let i = this.queue.length - 1; i >= 0; i--)
+      if (this.queue[i]!.submission === submission) this.queue.splice(i, 1);
   }
 }

@@ -76,7 +76,11 @@ export function serverOptions(config: Config, cores = os.availableParallelism())
     engine: config.engine,
     workers,
     threads,
-    batch: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxBatchDelayMs, queueTimeoutMs: config.queueTimeoutMs },
+    batch: {
+      maxBatchSize: config.maxBatchSize,
+      maxDelayMs: config.maxBatchDelayMs,
+      queueTimeoutMs: config.queueTimeoutMs,
+    },
     inferenceTimeoutMs: config.inferenceTimeoutMs,
   };
 }
@@ -84,15 +88,32 @@ export function serverOptions(config: Config, cores = os.availableParallelism())
 export async function loadClassifier(options: ClassifierOptions, logger: Logger): Promise<Classifier> {
   const started = performance.now();
   const folder = await readModelFolder(options.modelDir);
-  const runner = options.workers === 0 ? engineRunner(await loadEngine(options.engine, folder, options, logger)) : await poolRunner(options, folder.dir, logger);
+  const runner =
+    options.workers === 0
+      ? engineRunner(await loadEngine(options.engine, folder, options, logger))
+      : await poolRunner(options, folder.dir, logger);
   const { engine } = runner;
   if (engine.classes !== folder.labels.length) {
     await runner.dispose();
-    throw new ModelFolderError(`The model in ${folder.dir} has ${engine.classes} outputs but its class index has ${folder.labels.length} classes.`);
+    throw new ModelFolderError(
+      `The model in ${folder.dir} has ${engine.classes} outputs but its class index has ${folder.labels.length} classes.`,
+    );
   }
   const { width, height, channels } = engine.input;
-  const info: ModelInfo = { name: folder.name, engine: engine.name, input: { width, height, channels }, classes: engine.classes };
-  logger.info('Model loaded', { model: info, engine: engine.details, config: folder.config, workers: options.workers, batch: options.batch, loadMs: Math.round(performance.now() - started) });
+  const info: ModelInfo = {
+    name: folder.name,
+    engine: engine.name,
+    input: { width, height, channels },
+    classes: engine.classes,
+  };
+  logger.info('Model loaded', {
+    model: info,
+    engine: engine.details,
+    config: folder.config,
+    workers: options.workers,
+    batch: options.batch,
+    loadMs: Math.round(performance.now() - started),
+  });
 
   const batcher = new Batcher(runner, options.batch);
   runner.onCapacity(() => batcher.pump());
@@ -125,7 +146,10 @@ function engineRunner(engine: Engine): Runner {
       busy = true;
       const started = performance.now();
       try {
-        return { outputs: splitPerImage(await runEngine(engine, items), items.length), runMs: performance.now() - started };
+        return {
+          outputs: splitPerImage(await runEngine(engine, items), items.length),
+          runMs: performance.now() - started,
+        };
       } finally {
         busy = false;
       }
@@ -139,7 +163,13 @@ function engineRunner(engine: Engine): Runner {
 async function poolRunner(options: ClassifierOptions, modelDir: string, logger: Logger): Promise<Runner> {
   const pool = await startWorkerPool({
     size: options.workers,
-    worker: { modelDir, engine: options.engine, threads: options.threads, logLevel: logger.getLevelName(), serviceName: 'inference-worker' },
+    worker: {
+      modelDir,
+      engine: options.engine,
+      threads: options.threads,
+      logLevel: logger.getLevelName(),
+      serviceName: 'inference-worker',
+    },
     inferenceTimeoutMs: options.inferenceTimeoutMs,
     logger,
   });

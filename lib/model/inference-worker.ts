@@ -29,7 +29,12 @@ export type FromWorker =
 
 const options = workerData as WorkerOptions;
 const port = parentPort!;
-const engine = await loadEngine(options.engine, await readModelFolder(options.modelDir), { threads: options.threads }, createLogger(options));
+const engine = await loadEngine(
+  options.engine,
+  await readModelFolder(options.modelDir),
+  { threads: options.threads },
+  createLogger(options),
+);
 const imageSize = engine.input.width * engine.input.height * engine.input.channels;
 
 port.on('message', async (message: ToWorker) => {
@@ -42,8 +47,14 @@ port.on('message', async (message: ToWorker) => {
     const pixels = new Uint8Array(message.pixels);
     const images = Array.from({ length: message.count }, (_, i) => pixels.subarray(i * imageSize, (i + 1) * imageSize));
     const output = await runEngine(engine, images);
-    const probabilities = output.byteOffset === 0 && output.byteLength === output.buffer.byteLength ? output.buffer : output.slice().buffer;
-    const reply: FromWorker = { type: 'result', id: message.id, probabilities: probabilities as ArrayBuffer, runMs: performance.now() - started };
+    const probabilities =
+      output.byteOffset === 0 && output.byteLength === output.buffer.byteLength ? output.buffer : output.slice().buffer;
+    const reply: FromWorker = {
+      type: 'result',
+      id: message.id,
+      probabilities: probabilities as ArrayBuffer,
+      runMs: performance.now() - started,
+    };
     port.postMessage(reply, [probabilities as ArrayBuffer]);
   } catch (error) {
     port.postMessage({ type: 'error', id: message.id, message: (error as Error).message } satisfies FromWorker);
@@ -51,4 +62,7 @@ port.on('message', async (message: ToWorker) => {
 });
 
 const { width, height, channels } = engine.input;
-port.postMessage({ type: 'ready', engine: { name: engine.name, input: { width, height, channels }, classes: engine.classes, details: engine.details } } satisfies FromWorker);
+port.postMessage({
+  type: 'ready',
+  engine: { name: engine.name, input: { width, height, channels }, classes: engine.classes, details: engine.details },
+} satisfies FromWorker);

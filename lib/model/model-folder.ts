@@ -33,14 +33,16 @@ export const CLASS_INDEX_FILES = ['imagenet_class_index.json', 'class_index.json
 
 export async function readModelFolder(dir: string): Promise<ModelFolder> {
   const absolute = path.resolve(dir);
-  const existing = async (file: string) => ((await exists(path.join(absolute, file))) ? path.join(absolute, file) : undefined);
+  const existing = async (file: string) =>
+    (await exists(path.join(absolute, file))) ? path.join(absolute, file) : undefined;
   const files = { tfjsModel: await existing('model.json'), onnxModel: await existing('model.onnx') };
   if (!files.tfjsModel && !files.onnxModel) {
     throw new ModelFolderError(`The model folder ${absolute} has neither model.json (TF.js) nor model.onnx.`);
   }
   let classIndex: string | undefined;
   for (const file of CLASS_INDEX_FILES) classIndex ??= await existing(file);
-  if (!classIndex) throw new ModelFolderError(`The model folder ${absolute} has no class index (${CLASS_INDEX_FILES.join(' or ')}).`);
+  if (!classIndex)
+    throw new ModelFolderError(`The model folder ${absolute} has no class index (${CLASS_INDEX_FILES.join(' or ')}).`);
   const configFile = await existing(MODEL_CONFIG_FILE);
   return {
     dir: absolute,

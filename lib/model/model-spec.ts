@@ -68,7 +68,10 @@ export function parseModelConfig(json: unknown): ModelConfig {
   if (!validate(config)) {
     const problems = (validate.errors ?? []).map((error) => {
       const field = error.instancePath.slice(1).replace(/\//g, '.') || '(the file)';
-      const allowed = error.params && 'allowedValues' in error.params ? ` (${(error.params.allowedValues as string[]).join(', ')})` : '';
+      const allowed =
+        error.params && 'allowedValues' in error.params
+          ? ` (${(error.params.allowedValues as string[]).join(', ')})`
+          : '';
       const extra = error.keyword === 'additionalProperties' ? `: ${error.params.additionalProperty}` : '';
       return `${field} ${error.message}${allowed}${extra}`;
     });
@@ -133,23 +136,36 @@ export function inputDims(input: InputSpec, count: number): [number, number, num
  * dimension may be unknown) and the config: the config fills in what the model leaves open, and
  * must agree with what it fixes.
  */
-export function resolveInput(shape: ReadonlyArray<number | string | null>, config: ModelConfig, file: string): InputSpec {
+export function resolveInput(
+  shape: ReadonlyArray<number | string | null>,
+  config: ModelConfig,
+  file: string,
+): InputSpec {
   const { layout } = config.input;
-  if (shape.length !== 4) throw new Error(`${file}: expected an image input of rank 4 (${layout}), got ${JSON.stringify(shape)}.`);
-  const known = (value: number | string | null | undefined) => (typeof value === 'number' && value > 0 ? value : undefined);
+  if (shape.length !== 4)
+    throw new Error(`${file}: expected an image input of rank 4 (${layout}), got ${JSON.stringify(shape)}.`);
+  const known = (value: number | string | null | undefined) =>
+    typeof value === 'number' && value > 0 ? value : undefined;
   const [height, width, channels] = layout === 'NHWC' ? [shape[1], shape[2], shape[3]] : [shape[2], shape[3], shape[1]];
   if (known(channels) !== undefined && channels !== 3) {
-    throw new Error(`${file}: the model takes ${channels} channels in ${layout} layout; only 3 (RGB or BGR) are supported. Is "layout" in ${MODEL_CONFIG_FILE} right?`);
+    throw new Error(
+      `${file}: the model takes ${channels} channels in ${layout} layout; only 3 (RGB or BGR) are supported. Is "layout" in ${MODEL_CONFIG_FILE} right?`,
+    );
   }
   const sides = { width: known(width), height: known(height) };
   for (const name of ['width', 'height'] as const) {
     const fromConfig = config.input[name];
     if (sides[name] !== undefined && fromConfig !== undefined && sides[name] !== fromConfig) {
-      throw new Error(`${file}: the model's input ${name} is ${sides[name]} but ${MODEL_CONFIG_FILE} says ${fromConfig}.`);
+      throw new Error(
+        `${file}: the model's input ${name} is ${sides[name]} but ${MODEL_CONFIG_FILE} says ${fromConfig}.`,
+      );
     }
     sides[name] ??= fromConfig;
   }
   const open = (['width', 'height'] as const).filter((name) => sides[name] === undefined);
-  if (open.length) throw new Error(`${file}: the model does not fix its input ${open.join(' and ')}; set ${open.map((name) => `input.${name}`).join(' and ')} in ${MODEL_CONFIG_FILE}.`);
+  if (open.length)
+    throw new Error(
+      `${file}: the model does not fix its input ${open.join(' and ')}; set ${open.map((name) => `input.${name}`).join(' and ')} in ${MODEL_CONFIG_FILE}.`,
+    );
   return { ...config.input, width: sides.width!, height: sides.height!, channels: 3 };
 }

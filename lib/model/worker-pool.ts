@@ -52,7 +52,8 @@ const RESTART_DELAY_MS = 1000;
  * worker's entry file.
  */
 function spawnWorker(workerData: WorkerOptions): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./inference-worker.mjs', import.meta.url), { workerData });
+  if (!import.meta.url.endsWith('.ts'))
+    return new Worker(new URL('./inference-worker.mjs', import.meta.url), { workerData });
   const entry = new URL('./inference-worker.ts', import.meta.url).href;
   const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
   return new Worker(bootstrap, { eval: true, workerData });
@@ -65,11 +66,18 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
   let closing = false;
   let nextJobId = 0;
   let engine: EngineSummary | undefined;
-  const notify = () => listeners.forEach((listener) => listener());
+  const notify = () => {
+    for (const listener of listeners) listener();
+  };
 
   const start = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const slot: Slot = { worker: spawnWorker(options.worker), ready: false, job: undefined, statsRequests: new Map() };
+      const slot: Slot = {
+        worker: spawnWorker(options.worker),
+        ready: false,
+        job: undefined,
+        statsRequests: new Map(),
+      };
       slots.push(slot);
       slot.worker.on('message', (message: FromWorker) => {
         if (message.type === 'ready') {
@@ -88,7 +96,11 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         if (!job || job.id !== message.id) return;
         slot.job = undefined;
         job.cancelWatchdog();
-        if (message.type === 'result') job.resolve({ outputs: splitPerImage(new Float32Array(message.probabilities), job.count), runMs: message.runMs });
+        if (message.type === 'result')
+          job.resolve({
+            outputs: splitPerImage(new Float32Array(message.probabilities), job.count),
+            runMs: message.runMs,
+          });
         else job.reject(new Error(`inference failed: ${message.message}`));
         notify();
       });
@@ -102,7 +114,12 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         const job = slot.job;
         slot.job = undefined;
         job?.cancelWatchdog();
-        job?.reject(new ServiceError('SERVICE_INFERENCE_FAILED', undefined, { retryAfterSeconds: RETRY_AFTER_SECONDS, cause: new Error(`worker exited with code ${code}`) }));
+        job?.reject(
+          new ServiceError('SERVICE_INFERENCE_FAILED', undefined, {
+            retryAfterSeconds: RETRY_AFTER_SECONDS,
+            cause: new Error(`worker exited with code ${code}`),
+          }),
+        );
         for (const answer of slot.statsRequests.values()) answer(undefined);
         if (!slot.ready) reject(new Error(`the inference worker exited with code ${code} before it was ready`));
         if (closing || !slot.ready) return;
@@ -135,10 +152,19 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
       if (!slot) return Promise.reject(new Error('no idle inference worker'));
       return new Promise((resolve, reject) => {
         const watchdog = setTimeout(() => {
-          logger.error('Inference batch exceeded its time limit; replacing the worker', { inferenceTimeoutMs: options.inferenceTimeoutMs, images: items.length });
+          logger.error('Inference batch exceeded its time limit; replacing the worker', {
+            inferenceTimeoutMs: options.inferenceTimeoutMs,
+            images: items.length,
+          });
           void slot.worker.terminate();
         }, options.inferenceTimeoutMs);
-        slot.job = { id: nextJobId++, resolve, reject, count: items.length, cancelWatchdog: () => clearTimeout(watchdog) };
+        slot.job = {
+          id: nextJobId++,
+          resolve,
+          reject,
+          count: items.length,
+          cancelWatchdog: () => clearTimeout(watchdog),
+        };
         const message: ToWorker = { type: 'run', id: slot.job.id, pixels: concat(items), count: items.length };
         slot.worker.postMessage(message, [message.pixels]);
       });
@@ -156,7 +182,9 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
           });
         }),
       );
-      return counts.some((count) => count === undefined) ? undefined : counts.reduce<number>((sum, count) => sum + (count ?? 0), 0);
+      return counts.some((count) => count === undefined)
+        ? undefined
+        : counts.reduce<number>((sum, count) => sum + (count ?? 0), 0);
     },
     async close() {
       closing = true;
@@ -169,6 +197,6 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
 function concat(images: Uint8Array[]): ArrayBuffer {
   const size = images[0]?.length ?? 0;
   const buffer = new Uint8Array(size * images.length);
-  images.forEach((image, i) => buffer.set(image, i * size));
+  for (const [i, image] of images.entries()) buffer.set(image, i * size);
   return buffer.buffer;
 }

@@ -48,10 +48,16 @@ describe('demo page in Chromium', { skip }, () => {
   const findings = newFindings();
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM_PATH), `REQUIRE_BROWSER is set but there is no Chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH)`);
+    assert.ok(
+      existsSync(CHROMIUM_PATH),
+      `REQUIRE_BROWSER is set but there is no Chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH)`,
+    );
     const [started, launched] = await Promise.allSettled([
       startApp(),
-      chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
+      chromium.launch({
+        executablePath: CHROMIUM_PATH,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      }),
     ]);
     if (started.status === 'fulfilled') app = started.value;
     if (launched.status === 'fulfilled') browser = launched.value;
@@ -59,7 +65,11 @@ describe('demo page in Chromium', { skip }, () => {
     if (launched.status === 'rejected') throw launched.reason;
     origin = new URL(app!.baseUrl).origin;
     // Reduced motion: the bars are measured at their final width, without the grow animation.
-    context = await browser!.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light', reducedMotion: 'reduce' });
+    context = await browser!.newContext({
+      viewport: { width: 1280, height: 800 },
+      colorScheme: 'light',
+      reducedMotion: 'reduce',
+    });
     // Chromium logs CSP violations to the console; this says so too, in case a message format changes.
     // (Code that runs in the page is written as strings: this project's TypeScript has no DOM types.)
     await context.addInitScript(`document.addEventListener('securitypolicyviolation', (event) =>
@@ -89,7 +99,8 @@ describe('demo page in Chromium', { skip }, () => {
       if (message.type() !== 'error') return;
       // Chromium logs every fetch() answered with an error status. The 400s of rejected images are
       // answers the tests ask for (and the page shows); any other failed load is a problem.
-      const expectedRejection = /status of 400\b/.test(message.text()) && message.location().url === `${origin}/v1/predict`;
+      const expectedRejection =
+        /status of 400\b/.test(message.text()) && message.location().url === `${origin}/v1/predict`;
       if (!expectedRejection) sink.problems.push(`console error on ${page.url()}: ${message.text()}`);
     });
     page.on('pageerror', (error) => sink.problems.push(`uncaught error on ${page.url()}: ${error.message}`));
@@ -135,7 +146,11 @@ describe('demo page in Chromium', { skip }, () => {
     const predictRequest = page.waitForRequest(`${origin}/v1/predict`);
     await fileInput(page).setInputFiles(path.join(FIXTURES_DIR, 'cat.bmp'));
     const sent = (await predictRequest).postDataJSON();
-    assert.deepEqual(sent, { images: [{ data: (await readFixture('cat.bmp')).toString('base64') }], top_k: 5 }, 'the file is sent as plain base64, with top_k 5');
+    assert.deepEqual(
+      sent,
+      { images: [{ data: (await readFixture('cat.bmp')).toString('base64') }], top_k: 5 },
+      'the file is sent as plain base64, with top_k 5',
+    );
     await settled(page);
 
     assert.equal(await cards(page).count(), 1);
@@ -151,10 +166,17 @@ describe('demo page in Chromium', { skip }, () => {
     for (const row of shownRows) {
       assert.match(row.percent, /^\d{1,3}\.\d%$/, `${row.label}: "${row.percent}"`);
       const barPercent = (row.bar.width / row.track.width) * 100;
-      assert.ok(Math.abs(barPercent - Number.parseFloat(row.percent)) <= 1.5, `${row.label}: bar is ${barPercent.toFixed(1)}% of its track, text says ${row.percent}`);
+      assert.ok(
+        Math.abs(barPercent - Number.parseFloat(row.percent)) <= 1.5,
+        `${row.label}: bar is ${barPercent.toFixed(1)}% of its track, text says ${row.percent}`,
+      );
     }
     const percents = shownRows.map((row) => Number.parseFloat(row.percent));
-    assert.deepEqual(percents, [...percents].sort((a, b) => b - a), 'most probable first');
+    assert.deepEqual(
+      percents,
+      [...percents].sort((a, b) => b - a),
+      'most probable first',
+    );
     assert.ok(Math.abs(percents[0]! - expected['cat.bmp']!.top1.prob * 100) <= 2, `top-1 shows ${percents[0]}%`);
     assert.match((await page.getByRole('status').textContent()) ?? '', /Classified 1 image\./);
   });
@@ -177,7 +199,9 @@ describe('demo page in Chromium', { skip }, () => {
     assert.match((await page.getByRole('status').textContent()) ?? '', /Classified 3 images\./);
 
     // The picture for the README: thumbnails decoded, then the whole page.
-    await page.waitForFunction(`Array.from(document.querySelectorAll('#results img')).every((img) => img.complete && img.naturalWidth > 0)`);
+    await page.waitForFunction(
+      `Array.from(document.querySelectorAll('#results img')).every((img) => img.complete && img.naturalWidth > 0)`,
+    );
     await mkdir(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     await mkdir(path.dirname(DOCS_SCREENSHOT), { recursive: true });
@@ -198,7 +222,11 @@ describe('demo page in Chromium', { skip }, () => {
     assert.doesNotMatch(alert, /IMAGE_UNRECOGNIZED|IMAGES_REJECTED|\{/, 'no codes or JSON');
     assert.equal(await cards(page).count(), 2);
     assert.match((await cards(page).nth(1).innerText()).replace(/\s+/g, ' '), /broken\.jpg.*not an image/);
-    assert.equal(await cards(page).nth(0).locator('.prediction').count(), 0, 'the other image is not shown as classified');
+    assert.equal(
+      await cards(page).nth(0).locator('.prediction').count(),
+      0,
+      'the other image is not shown as classified',
+    );
   });
 
   test('explains why a URL was refused, and checks the field before sending', async () => {
@@ -224,7 +252,11 @@ describe('demo page in Chromium', { skip }, () => {
     assert.match(alert, new RegExp(`${url.replace(/[.]/g, '\\.')}: The URL points to an address that is not allowed`));
     assert.equal(predictRequests.length, 1);
     assert.equal(await cards(page).count(), 1);
-    assert.equal(await cards(page).first().locator('img').count(), 0, 'no <img> for an external URL (the CSP would block it)');
+    assert.equal(
+      await cards(page).first().locator('img').count(),
+      0,
+      'no <img> for an external URL (the CSP would block it)',
+    );
   });
 
   test('shows a busy state and sends one request however often Classify is pressed', async () => {
@@ -276,7 +308,11 @@ describe('demo page in Chromium', { skip }, () => {
       tabs += 1;
     }
     const dropzone = page.getByRole('button', { name: 'Drop images here or choose files' });
-    assert.equal(await dropzone.evaluate((element) => element === element.ownerDocument.activeElement), true, `Tab did not reach the drop zone (${tabs} presses)`);
+    assert.equal(
+      await dropzone.evaluate((element) => element === element.ownerDocument.activeElement),
+      true,
+      `Tab did not reach the drop zone (${tabs} presses)`,
+    );
     const [outlineStyle, outlineWidth] = await dropzone.evaluate((element) => {
       const style = element.ownerDocument.defaultView!.getComputedStyle(element);
       return [style.outlineStyle, style.outlineWidth];
@@ -294,7 +330,10 @@ describe('demo page in Chromium', { skip }, () => {
       await chooser.setFiles(key === 'Enter' ? path.join(FIXTURES_DIR, 'bird.bmp') : []);
     }
     await settled(page);
-    assert.equal(await cards(page).first().locator('.prediction .label').first().textContent(), expectedTop1('bird.bmp'));
+    assert.equal(
+      await cards(page).first().locator('.prediction .label').first().textContent(),
+      expectedTop1('bird.bmp'),
+    );
 
     // Then on to the URL field and its button.
     await dropzone.focus();
@@ -308,14 +347,24 @@ describe('demo page in Chromium', { skip }, () => {
     const page = await openDemo();
     const link = page.getByRole('link', { name: 'API docs', exact: true });
     assert.equal(await link.getAttribute('href'), '/docs');
-    const [response] = await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname === '/docs'), link.click()]);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/docs'),
+      link.click(),
+    ]);
     assert.ok(response.ok(), `${response.url()} answered ${response.status()}`);
     await page.getByText('/v1/predict', { exact: true }).first().waitFor({ timeout: 10_000 });
-    assert.equal(await page.locator('.opblock-post').filter({ hasText: '/v1/predict' }).count(), 1, 'POST /v1/predict is listed');
+    assert.equal(
+      await page.locator('.opblock-post').filter({ hasText: '/v1/predict' }).count(),
+      1,
+      'POST /v1/predict is listed',
+    );
     await page.waitForLoadState('networkidle');
     const csp = response.headers()['content-security-policy'] ?? '';
     assert.match(csp, /default-src 'self'/, `/docs has its own policy: ${csp}`);
-    const docsProblems = findings.problems.filter((problem) => problem.startsWith(`console error on ${origin}/docs`) || problem.startsWith(`uncaught error on ${origin}/docs`));
+    const docsProblems = findings.problems.filter(
+      (problem) =>
+        problem.startsWith(`console error on ${origin}/docs`) || problem.startsWith(`uncaught error on ${origin}/docs`),
+    );
     assert.deepEqual(docsProblems, [], 'console errors or CSP violations on /docs');
   });
 
@@ -325,11 +374,27 @@ describe('demo page in Chromium', { skip }, () => {
     const probe = await openDemo(selfCheck);
     await probe.evaluate(`document.body.setAttribute('style', 'background: red')`);
     await probe.evaluate(() => new Promise((resolve) => setTimeout(resolve, 50)));
-    assert.ok(selfCheck.problems.some((problem) => /style/i.test(problem)), `the CSP violation went unnoticed: ${JSON.stringify(selfCheck.problems)}`);
+    assert.ok(
+      selfCheck.problems.some((problem) => /style/i.test(problem)),
+      `the CSP violation went unnoticed: ${JSON.stringify(selfCheck.problems)}`,
+    );
 
     // Everything the tests above loaded, /docs included.
-    const paths = new Set(findings.requests.map((request) => request.replace(/^\w+ /, '')).filter((url) => url.startsWith(origin)).map((url) => new URL(url).pathname));
-    for (const expectedPath of ['/', '/demo/demo.js', '/demo/demo.css', '/v1/models', '/v1/predict', '/docs', '/docs/json']) {
+    const paths = new Set(
+      findings.requests
+        .map((request) => request.replace(/^\w+ /, ''))
+        .filter((url) => url.startsWith(origin))
+        .map((url) => new URL(url).pathname),
+    );
+    for (const expectedPath of [
+      '/',
+      '/demo/demo.js',
+      '/demo/demo.css',
+      '/v1/models',
+      '/v1/predict',
+      '/docs',
+      '/docs/json',
+    ]) {
       assert.ok(paths.has(expectedPath), `no request for ${expectedPath} was seen: ${[...paths].join(', ')}`);
     }
     assert.deepEqual(findings.foreignRequests, [], 'requests to other origins');

@@ -6,7 +6,15 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DEV_DEPENDENCIES, type LambdaContainer, buildImage, imageSizeMb, packagesIn, removeContainer, startLambda } from '../helpers/docker.ts';
+import {
+  DEV_DEPENDENCIES,
+  type LambdaContainer,
+  buildImage,
+  imageSizeMb,
+  packagesIn,
+  removeContainer,
+  startLambda,
+} from '../helpers/docker.ts';
 import { ROOT } from '../helpers/process.ts';
 
 const TAG = 'classifier-lambda:test';
@@ -19,7 +27,14 @@ async function notHttpEvents(): Promise<Record<string, unknown>> {
   const v2 = await readEvent('http-api-v2.json');
   const { requestContext, ...withoutContext } = v2;
   const { http, ...contextWithoutHttp } = requestContext;
-  return { '{}': {}, '""': '', null: null, '[]': [], 'no requestContext': withoutContext, 'no requestContext.http': { ...v2, requestContext: contextWithoutHttp } };
+  return {
+    '{}': {},
+    '""': '',
+    null: null,
+    '[]': [],
+    'no requestContext': withoutContext,
+    'no requestContext.http': { ...v2, requestContext: contextWithoutHttp },
+  };
 }
 
 describe('the Lambda image', () => {
@@ -34,7 +49,9 @@ describe('the Lambda image', () => {
     predict = await startLambda(TAG, ['dist/predict.handler']);
     const first = await predict.invoke(await readEvent('http-api-v2.json'));
     assert.equal(first.statusCode, 200, JSON.stringify(first));
-    measured.push(`predict: container start to first answer (init included) ${Math.round(performance.now() - started)} ms`);
+    measured.push(
+      `predict: container start to first answer (init included) ${Math.round(performance.now() - started)} ms`,
+    );
     health = await startLambda(TAG, ['dist/health.handler']);
   });
   after(async () => {
@@ -46,7 +63,11 @@ describe('the Lambda image', () => {
     for (const line of measured) t.diagnostic(line);
   });
 
-  for (const [file, kind] of [['http-api-v2.json', 'v2, JSON body'], ['http-api-v2-base64.json', 'v2, base64 body'], ['rest-v1.json', 'v1 (REST API)']] as const) {
+  for (const [file, kind] of [
+    ['http-api-v2.json', 'v2, JSON body'],
+    ['http-api-v2-base64.json', 'v2, base64 body'],
+    ['rest-v1.json', 'v1 (REST API)'],
+  ] as const) {
     test(`predict answers the ${kind} event with the right class`, async () => {
       const response = await predict.invoke(await readEvent(file));
       assert.equal(response.statusCode, 200, JSON.stringify(response));
@@ -61,7 +82,9 @@ describe('the Lambda image', () => {
     const started = performance.now();
     const response = await health.invoke(await readEvent('health-v2.json'));
     assert.deepEqual([response.statusCode, JSON.parse(response.body)], [200, { message: 'OK' }]);
-    t.diagnostic(`health: first answer ${Math.round(performance.now() - started)} ms after the invocation (init included)`);
+    t.diagnostic(
+      `health: first answer ${Math.round(performance.now() - started)} ms after the invocation (init included)`,
+    );
   });
 
   for (const fn of ['predict', 'health'] as const) {
@@ -77,7 +100,10 @@ describe('the Lambda image', () => {
   }
 
   test('ships no dev dependency, and no TF.js beside model.onnx', async () => {
-    assert.deepEqual(await packagesIn(TAG, TASK_ROOT, [...DEV_DEPENDENCIES, '@tensorflow/tfjs', '@tensorflow/tfjs-node']), []);
+    assert.deepEqual(
+      await packagesIn(TAG, TASK_ROOT, [...DEV_DEPENDENCIES, '@tensorflow/tfjs', '@tensorflow/tfjs-node']),
+      [],
+    );
     assert.deepEqual(await packagesIn(TAG, TASK_ROOT, ['sharp', 'onnxruntime-node']), ['sharp', 'onnxruntime-node']);
   });
 });

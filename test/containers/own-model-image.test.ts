@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { buildContextWith, buildImage, freePort, packagesIn, removeContainer, startContainer, startLambda } from '../helpers/docker.ts';
+import {
+  buildContextWith,
+  buildImage,
+  freePort,
+  packagesIn,
+  removeContainer,
+  startContainer,
+  startLambda,
+} from '../helpers/docker.ts';
 import { httpApiEvent } from '../helpers/lambda.ts';
 import { waitUntilReady } from '../helpers/process.ts';
 import { TINY_ONNX_DIR, solidPng } from '../helpers/tiny-models.ts';
@@ -33,9 +41,16 @@ describe('an image built with --build-arg MODEL_DIR=<your model folder>', () => 
     containers.push(await startContainer('classifier-beanstalk:tiny', { PORT: String(port) }));
     const baseUrl = `http://127.0.0.1:${port}`;
     await waitUntilReady(baseUrl, 60_000);
-    const response = await fetch(`${baseUrl}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [{ data: red }, { data: blue }] }) });
+    const response = await fetch(`${baseUrl}/v1/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ images: [{ data: red }, { data: blue }] }),
+    });
     assert.equal(response.status, 200);
-    assert.deepEqual(((await response.json()) as { images: Array<{ name: string }> }).images.map((image) => image.name), ['red', 'blue']);
+    assert.deepEqual(
+      ((await response.json()) as { images: Array<{ name: string }> }).images.map((image) => image.name),
+      ['red', 'blue'],
+    );
     const model = (await (await fetch(`${baseUrl}/v1/models`)).json()) as { name: string; classes: number };
     assert.deepEqual([model.name, model.classes], ['tiny', 2]); // named after its folder
   });
@@ -44,9 +59,20 @@ describe('an image built with --build-arg MODEL_DIR=<your model folder>', () => 
     await buildImage('lambda', 'classifier-lambda:tiny', { context, buildArgs: BUILD_ARGS });
     const lambda = await startLambda('classifier-lambda:tiny', ['dist/predict.handler']);
     containers.push(lambda.id);
-    const response = await lambda.invoke(httpApiEvent('POST', '/v1/predict', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [{ data: blue }, { data: red }] }) }));
+    const response = await lambda.invoke(
+      httpApiEvent('POST', '/v1/predict', {
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ images: [{ data: blue }, { data: red }] }),
+      }),
+    );
     assert.equal(response.statusCode, 200, JSON.stringify(response));
-    assert.deepEqual(JSON.parse(response.body).images.map((image: { name: string }) => image.name), ['blue', 'red']);
-    assert.deepEqual(await packagesIn('classifier-lambda:tiny', '/var/task', ['@tensorflow/tfjs', 'onnxruntime-node']), ['onnxruntime-node']);
+    assert.deepEqual(
+      JSON.parse(response.body).images.map((image: { name: string }) => image.name),
+      ['blue', 'red'],
+    );
+    assert.deepEqual(
+      await packagesIn('classifier-lambda:tiny', '/var/task', ['@tensorflow/tfjs', 'onnxruntime-node']),
+      ['onnxruntime-node'],
+    );
   });
 });

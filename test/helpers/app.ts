@@ -11,7 +11,10 @@ import { createRuntime } from '../../lib/runtime.ts';
 import { createServer, type Server } from '../../lib/server.ts';
 import { MODEL_DIR } from './fixtures.ts';
 
-export const silentLogger: Logger = createLogger({ serviceName: 'test', logLevel: process.env.TEST_LOG_LEVEL === 'DEBUG' ? 'DEBUG' : 'SILENT' });
+export const silentLogger: Logger = createLogger({
+  serviceName: 'test',
+  logLevel: process.env.TEST_LOG_LEVEL === 'DEBUG' ? 'DEBUG' : 'SILENT',
+});
 
 const classifiers = new Map<string, Promise<Classifier>>();
 
@@ -41,9 +44,19 @@ export interface AppOptions {
 
 export async function startApp(options: AppOptions = {}): Promise<RunningApp> {
   const config = loadConfig({ MODEL_DIR, ...options.env });
-  const classifier = options.classifier === null ? undefined : (options.classifier ?? (await sharedClassifier(config.engine)));
-  const runtime = createRuntime(config, { logger: silentLogger, sharedClassifier: classifier, downloaderDeps: options.downloaderDeps });
-  const server = await createServer({ config, logger: silentLogger, retrieve: runtime.retrieve, classifier: runtime.classifier });
+  const classifier =
+    options.classifier === null ? undefined : (options.classifier ?? (await sharedClassifier(config.engine)));
+  const runtime = createRuntime(config, {
+    logger: silentLogger,
+    sharedClassifier: classifier,
+    downloaderDeps: options.downloaderDeps,
+  });
+  const server = await createServer({
+    config,
+    logger: silentLogger,
+    retrieve: runtime.retrieve,
+    classifier: runtime.classifier,
+  });
   await server.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = server.app.server.address() as AddressInfo;
   return {
@@ -65,7 +78,11 @@ export interface JsonResponse {
 
 /** POSTs a JSON value (or raw text, with its content type) and parses the JSON answer. */
 export async function post(url: string, body: unknown, contentType = 'application/json'): Promise<JsonResponse> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: response.status, headers: response.headers, body: await response.json() };
 }
 

@@ -42,7 +42,7 @@ export function writeBmp(options: BmpOptions): Buffer {
     file.writeUInt32LE(masks ? 3 : 0, 30);
     file.writeUInt32LE(stride * height, 34);
     file.writeUInt32LE(palette.length, 46);
-    if (masks) masks.forEach((mask, i) => file.writeUInt32LE(mask, 54 + i * 4));
+    if (masks) for (const [i, mask] of masks.entries()) file.writeUInt32LE(mask, 54 + i * 4);
   }
   palette.forEach(([r, g, b], i) => {
     const p = 14 + headerSize + maskBytes + i * (isCore ? 3 : 4);
@@ -51,7 +51,8 @@ export function writeBmp(options: BmpOptions): Buffer {
     file[p + 2] = r;
   });
 
-  const defaultMasks: [number, number, number] = bitsPerPixel === 16 ? [0x7c00, 0x03e0, 0x001f] : [0xff0000, 0x00ff00, 0x0000ff];
+  const defaultMasks: [number, number, number] =
+    bitsPerPixel === 16 ? [0x7c00, 0x03e0, 0x001f] : [0xff0000, 0x00ff00, 0x0000ff];
   for (let y = 0; y < height; y++) {
     const row = dataOffset + stride * (topDown ? y : height - 1 - y);
     for (let x = 0; x < width; x++) {
@@ -98,7 +99,8 @@ function maskInfo(mask: number) {
 
 function buildPalette(rgb: Uint8Array, size: number): Array<[number, number, number]> {
   const colours = new Map<string, [number, number, number]>();
-  for (let i = 0; i < rgb.length; i += 3) colours.set(`${rgb[i]},${rgb[i + 1]},${rgb[i + 2]}`, [rgb[i]!, rgb[i + 1]!, rgb[i + 2]!]);
+  for (let i = 0; i < rgb.length; i += 3)
+    colours.set(`${rgb[i]},${rgb[i + 1]},${rgb[i + 2]}`, [rgb[i]!, rgb[i + 1]!, rgb[i + 2]!]);
   if (colours.size > size) throw new Error(`${colours.size} colours do not fit a palette of ${size}`);
   return [...colours.values()];
 }

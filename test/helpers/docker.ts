@@ -13,28 +13,54 @@ import { ROOT } from './process.ts';
 const run = promisify(execFile);
 
 export async function docker(...args: string[]): Promise<string> {
-  const { stdout } = await run('docker', args, { env: { ...process.env, DOCKER_BUILDKIT: '0' }, maxBuffer: 256 * 1024 * 1024 });
+  const { stdout } = await run('docker', args, {
+    env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    maxBuffer: 256 * 1024 * 1024,
+  });
   return stdout.trim();
 }
 
 export type Target = 'beanstalk' | 'lambda';
 
 /** Builds a target of the Dockerfile; returns the seconds it took. */
-export async function buildImage(target: Target, tag: string, options: { context?: string; buildArgs?: Record<string, string> } = {}): Promise<number> {
+export async function buildImage(
+  target: Target,
+  tag: string,
+  options: { context?: string; buildArgs?: Record<string, string> } = {},
+): Promise<number> {
   const started = performance.now();
-  const buildArgs = Object.entries(options.buildArgs ?? {}).flatMap(([name, value]) => ['--build-arg', `${name}=${value}`]);
-  await docker('build', '--network', 'host', '-f', path.join(ROOT, 'Dockerfile'), '--target', target, '-t', tag, ...buildArgs, options.context ?? ROOT);
+  const buildArgs = Object.entries(options.buildArgs ?? {}).flatMap(([name, value]) => [
+    '--build-arg',
+    `${name}=${value}`,
+  ]);
+  await docker(
+    'build',
+    '--network',
+    'host',
+    '-f',
+    path.join(ROOT, 'Dockerfile'),
+    '--target',
+    target,
+    '-t',
+    tag,
+    ...buildArgs,
+    options.context ?? ROOT,
+  );
   return (performance.now() - started) / 1000;
 }
 
 /** A copy of the build context (what .dockerignore lets through) with only `models` as its model folders. */
 export async function buildContextWith(models: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'image-context-'));
-  const allowed = (await readFile(path.join(ROOT, '.dockerignore'), 'utf8')).split('\n').filter((line) => line.startsWith('!')).map((line) => line.slice(1));
+  const allowed = (await readFile(path.join(ROOT, '.dockerignore'), 'utf8'))
+    .split('\n')
+    .filter((line) => line.startsWith('!'))
+    .map((line) => line.slice(1));
   for (const entry of allowed.filter((entry) => entry !== 'models')) {
     await cp(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
   }
-  for (const [name, source] of Object.entries(models)) await cp(source, path.join(dir, 'models', name), { recursive: true });
+  for (const [name, source] of Object.entries(models))
+    await cp(source, path.join(dir, 'models', name), { recursive: true });
   return dir;
 }
 
@@ -52,7 +78,11 @@ export async function packagesIn(tag: string, appDir: string, names: string[]): 
 }
 
 /** Starts a container in the background (host network); returns its id. */
-export async function startContainer(tag: string, env: Record<string, string>, command: string[] = []): Promise<string> {
+export async function startContainer(
+  tag: string,
+  env: Record<string, string>,
+  command: string[] = [],
+): Promise<string> {
   const envArgs = Object.entries(env).flatMap(([name, value]) => ['-e', `${name}=${value}`]);
   return docker('run', '-d', '--network', 'host', ...envArgs, tag, ...command);
 }
@@ -88,9 +118,22 @@ export interface LambdaContainer {
 }
 
 /** The Lambda image behind AWS's Runtime Interface Emulator, as AWS documents its local testing. */
-export async function startLambda(tag: string, command: string[] = [], env: Record<string, string> = {}): Promise<LambdaContainer> {
+export async function startLambda(
+  tag: string,
+  command: string[] = [],
+  env: Record<string, string> = {},
+): Promise<LambdaContainer> {
   const [port, runtimePort] = [await freePort(), await freePort()];
-  const id = await startContainer(tag, { AWS_LAMBDA_RIE_HOST: '127.0.0.1', AWS_LAMBDA_RIE_PORT: String(port), AWS_LAMBDA_RUNTIME_API_PORT: String(runtimePort), ...env }, command);
+  const id = await startContainer(
+    tag,
+    {
+      AWS_LAMBDA_RIE_HOST: '127.0.0.1',
+      AWS_LAMBDA_RIE_PORT: String(port),
+      AWS_LAMBDA_RUNTIME_API_PORT: String(runtimePort),
+      ...env,
+    },
+    command,
+  );
   const url = `http://127.0.0.1:${port}/2015-03-31/functions/function/invocations`;
   const invoke = async (event: unknown) => {
     const deadline = Date.now() + 30_000;

@@ -19,7 +19,9 @@ export interface ExpectedImage {
   top5: ClassProbability[];
 }
 
-export const expected: Record<string, ExpectedImage> = JSON.parse(readFileSync(path.join(FIXTURES_DIR, 'expected.json'), 'utf8')).images;
+export const expected: Record<string, ExpectedImage> = JSON.parse(
+  readFileSync(path.join(FIXTURES_DIR, 'expected.json'), 'utf8'),
+).images;
 export const fixtureNames = Object.keys(expected);
 
 export const readFixture = (name: string): Promise<Buffer> => readFile(path.join(FIXTURES_DIR, name));

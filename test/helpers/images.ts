@@ -17,7 +17,8 @@ export function halves(width: number, height: number, left: Rgb, right: Rgb) {
 }
 
 /** Every channel of `pixel` is within `tolerance` of `colour`. */
-export const isNear = (pixel: Rgb, colour: Rgb, tolerance: number): boolean => pixel.every((value, i) => Math.abs(value - colour[i]!) <= tolerance);
+export const isNear = (pixel: Rgb, colour: Rgb, tolerance: number): boolean =>
+  pixel.every((value, i) => Math.abs(value - colour[i]!) <= tolerance);
 
 /** Every pixel of a packed RGB buffer is within `tolerance` of `colour`. */
 export function allNear(pixels: Uint8Array, colour: Rgb, tolerance: number): boolean {

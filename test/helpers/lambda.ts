@@ -1,8 +1,17 @@
 /** API Gateway events and a Lambda context, as the Lambda runtime hands them to a handler. */
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda';
 
-export function httpApiEvent(method: string, path: string, options: { headers?: Record<string, string>; body?: string | Buffer; base64?: boolean } = {}): APIGatewayProxyEventV2 {
-  const body = options.body === undefined ? undefined : options.base64 ? Buffer.from(options.body).toString('base64') : String(options.body);
+export function httpApiEvent(
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: string | Buffer; base64?: boolean } = {},
+): APIGatewayProxyEventV2 {
+  const body =
+    options.body === undefined
+      ? undefined
+      : options.base64
+        ? Buffer.from(options.body).toString('base64')
+        : String(options.body);
   return {
     version: '2.0',
     routeKey: `${method} ${path}`,
@@ -26,7 +35,11 @@ export function httpApiEvent(method: string, path: string, options: { headers?: 
   };
 }
 
-export function restApiEvent(method: string, path: string, options: { headers?: Record<string, string>; body?: string } = {}): APIGatewayProxyEvent {
+export function restApiEvent(
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: string } = {},
+): APIGatewayProxyEvent {
   return {
     resource: path,
     path,
@@ -37,7 +50,12 @@ export function restApiEvent(method: string, path: string, options: { headers?: 
     multiValueQueryStringParameters: null,
     pathParameters: null,
     stageVariables: null,
-    requestContext: { requestId: `v1-${Math.random().toString(36).slice(2)}`, httpMethod: method, path: `/dev${path}`, stage: 'dev' } as APIGatewayProxyEvent['requestContext'],
+    requestContext: {
+      requestId: `v1-${Math.random().toString(36).slice(2)}`,
+      httpMethod: method,
+      path: `/dev${path}`,
+      stage: 'dev',
+    } as APIGatewayProxyEvent['requestContext'],
     body: options.body ?? null,
     isBase64Encoded: false,
   };
@@ -68,7 +86,8 @@ export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: 
   // Strings are what Powertools writes; binary chunks are the test runner's own protocol, passed on.
   const capture = (original: typeof process.stdout.write) =>
     ((chunk: unknown, ...rest: unknown[]) => {
-      if (typeof chunk !== 'string') return (original as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
+      if (typeof chunk !== 'string')
+        return (original as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
       chunks.push(chunk);
       return true;
     }) as typeof process.stdout.write;
@@ -76,7 +95,14 @@ export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: 
   process.stderr.write = capture(stderr);
   try {
     const result = await fn();
-    return { result, lines: chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as unknown) };
+    return {
+      result,
+      lines: chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as unknown),
+    };
   } finally {
     process.stdout.write = stdout;
     process.stderr.write = stderr;

@@ -15,8 +15,16 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-export async function spawnServer(env: Record<string, string>, entry = ['--import', 'tsx', 'lib/main.ts'], cwd = ROOT): Promise<ServerProcess> {
-  const child = spawn(process.execPath, entry, { cwd, env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnServer(
+  env: Record<string, string>,
+  entry = ['--import', 'tsx', 'lib/main.ts'],
+  cwd = ROOT,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, entry, {
+    cwd,
+    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: unknown[] = [];
   // 'close' comes after the last stdout line is read, unlike 'exit'.
   const exited = once(child, 'close').then(([code]) => code as number | null);
@@ -24,7 +32,8 @@ export async function spawnServer(env: Record<string, string>, entry = ['--impor
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const entry = parseJson(line);
       logs.push(entry);
-      if (entry && typeof entry === 'object' && (entry as { message?: string }).message === 'Listening') resolve((entry as { port: number }).port);
+      if (entry && typeof entry === 'object' && (entry as { message?: string }).message === 'Listening')
+        resolve((entry as { port: number }).port);
     });
     createInterface({ input: child.stderr! }).on('line', (line) => logs.push(parseJson(line)));
     exited.then((code) => reject(new Error(`server exited with ${code} before listening`)));
@@ -35,7 +44,10 @@ export async function spawnServer(env: Record<string, string>, entry = ['--impor
 export async function waitUntilReady(baseUrl: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const status = await fetch(`${baseUrl}/health/ready`).then((r) => r.status, () => 0);
+    const status = await fetch(`${baseUrl}/health/ready`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

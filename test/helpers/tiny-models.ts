@@ -23,12 +23,19 @@ const CLASS_INDEX = JSON.stringify({ 0: ['red', 'red'], 1: ['blue', 'blue'] });
 export async function writeTinyLayersModel(dir: string, config?: object): Promise<void> {
   await mkdir(dir, { recursive: true });
   const model = tf.sequential({
-    layers: [tf.layers.globalAveragePooling2d({ inputShape: [32, 32, 3] }), tf.layers.dense({ units: 2, activation: 'softmax', useBias: false })],
+    layers: [
+      tf.layers.globalAveragePooling2d({ inputShape: [32, 32, 3] }),
+      tf.layers.dense({ units: 2, activation: 'softmax', useBias: false }),
+    ],
   });
   model.layers[1]!.setWeights([tf.tensor2d(WEIGHTS)]);
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
-      const modelJson = { format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] };
+      const modelJson = {
+        format: 'layers-model',
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+      };
       await writeFile(path.join(dir, 'model.json'), JSON.stringify(modelJson));
       await writeFile(path.join(dir, 'weights.bin'), Buffer.from(artifacts.weightData as ArrayBuffer));
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
@@ -51,10 +58,28 @@ export async function writeTinyGraphModel(dir: string): Promise<void> {
     modelTopology: {
       node: [
         { name: 'pixels', op: 'Placeholder', attr: { dtype: float, shape: { shape: dims(-1, 32, 32, 3) } } },
-        { name: 'axes', op: 'Const', attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: dims(2) } } } },
-        { name: 'mean', op: 'Mean', input: ['pixels', 'axes'], attr: { T: float, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } } },
-        { name: 'kernel', op: 'Const', attr: { dtype: float, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims(3, 2) } } } },
-        { name: 'logits', op: 'MatMul', input: ['mean', 'kernel'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
+        {
+          name: 'axes',
+          op: 'Const',
+          attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: dims(2) } } },
+        },
+        {
+          name: 'mean',
+          op: 'Mean',
+          input: ['pixels', 'axes'],
+          attr: { T: float, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } },
+        },
+        {
+          name: 'kernel',
+          op: 'Const',
+          attr: { dtype: float, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims(3, 2) } } },
+        },
+        {
+          name: 'logits',
+          op: 'MatMul',
+          input: ['mean', 'kernel'],
+          attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } },
+        },
         { name: 'probabilities', op: 'Softmax', input: ['logits'], attr: { T: float } },
       ],
       library: {},
@@ -70,7 +95,10 @@ export async function writeTinyGraphModel(dir: string): Promise<void> {
       },
     ],
   };
-  const weights = Buffer.concat([Buffer.from(new Int32Array([1, 2]).buffer), Buffer.from(new Float32Array(WEIGHTS.flat()).buffer)]);
+  const weights = Buffer.concat([
+    Buffer.from(new Int32Array([1, 2]).buffer),
+    Buffer.from(new Float32Array(WEIGHTS.flat()).buffer),
+  ]);
   await writeFile(path.join(dir, 'model.json'), JSON.stringify(modelJson));
   await writeFile(path.join(dir, 'weights.bin'), weights);
   await writeFile(path.join(dir, 'class_index.json'), CLASS_INDEX);
@@ -78,5 +106,9 @@ export async function writeTinyGraphModel(dir: string): Promise<void> {
 
 /** A solid-colour PNG of any size, base64. */
 export async function solidPng([r, g, b]: [number, number, number], size = 64): Promise<string> {
-  return (await sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } }).png().toBuffer()).toString('base64');
+  return (
+    await sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } })
+      .png()
+      .toBuffer()
+  ).toString('base64');
 }

@@ -20,7 +20,8 @@ async function tfjsNodeLoads(): Promise<boolean> {
   );
 }
 
-const maxDifference = (a: Float32Array, b: Float32Array) => a.reduce((max, p, i) => Math.max(max, Math.abs(p - b[i]!)), 0);
+const maxDifference = (a: Float32Array, b: Float32Array) =>
+  a.reduce((max, p, i) => Math.max(max, Math.abs(p - b[i]!)), 0);
 
 describe('classifier', () => {
   let onnx: Classifier;
@@ -34,9 +35,11 @@ describe('classifier', () => {
   before(async () => {
     onnx = await sharedClassifier('auto');
     wasm = await sharedClassifier('tfjs-wasm');
-    for (const name of fixtureNames) pixels.set(name, await decodeImage(await readFixture(name), onnx.info.input, { maxPixels: 5e7 }));
+    for (const name of fixtureNames)
+      pixels.set(name, await decodeImage(await readFixture(name), onnx.info.input, { maxPixels: 5e7 }));
     tfjsOnly = await mkdtemp(path.join(os.tmpdir(), 'tfjs-only-'));
-    for (const file of await readdir(MODEL_DIR)) if (file !== 'model.onnx') await symlink(path.join(MODEL_DIR, file), path.join(tfjsOnly, file));
+    for (const file of await readdir(MODEL_DIR))
+      if (file !== 'model.onnx') await symlink(path.join(MODEL_DIR, file), path.join(tfjsOnly, file));
   });
   after(() => rm(tfjsOnly, { recursive: true, force: true }));
 
@@ -56,15 +59,24 @@ describe('classifier', () => {
 
     test('an engine named explicitly that cannot load stops start-up instead of falling back', async (t) => {
       if (await tfjsNodeLoads()) return t.skip('tfjs-node is installed here');
-      await assert.rejects(loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR, ENGINE: 'tfjs-node' })), silentLogger), EngineUnavailableError);
+      await assert.rejects(
+        loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR, ENGINE: 'tfjs-node' })), silentLogger),
+        EngineUnavailableError,
+      );
     });
 
     test('onnx needs model.onnx', async () => {
-      await assert.rejects(loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR: tfjsOnly, ENGINE: 'onnx' })), silentLogger), /onnx needs a model.onnx/);
+      await assert.rejects(
+        loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR: tfjsOnly, ENGINE: 'onnx' })), silentLogger),
+        /onnx needs a model.onnx/,
+      );
     });
 
     test('reports the model read from the folder', () => {
-      assert.deepEqual({ ...onnx.info, engine: undefined }, { name: 'mobilenet_v2', engine: undefined, input: { width: 224, height: 224, channels: 3 }, classes: 1000 });
+      assert.deepEqual(
+        { ...onnx.info, engine: undefined },
+        { name: 'mobilenet_v2', engine: undefined, input: { width: 224, height: 224, channels: 3 }, classes: 1000 },
+      );
       assert.deepEqual(onnx.labels[285], { category: 'n02124075', name: 'Egyptian_cat' });
     });
   });
@@ -75,8 +87,14 @@ describe('classifier', () => {
         const { probabilities } = await (engine === 'onnx' ? onnx : wasm).classify(all());
         fixtureNames.forEach((name, i) => {
           const [top] = topPredictions(probabilities[i]!, onnx.labels, 1);
-          assert.ok(expected[name]!.acceptable_top1_wnids.includes(top!.category), `${name}: ${top!.category} ${top!.name}`);
-          assert.ok(Math.abs(top!.score - expected[name]!.top1.prob) <= 0.02, `${name}: ${top!.score} vs ${expected[name]!.top1.prob}`);
+          assert.ok(
+            expected[name]!.acceptable_top1_wnids.includes(top!.category),
+            `${name}: ${top!.category} ${top!.name}`,
+          );
+          assert.ok(
+            Math.abs(top!.score - expected[name]!.top1.prob) <= 0.02,
+            `${name}: ${top!.score} vs ${expected[name]!.top1.prob}`,
+          );
         });
       });
     }
@@ -87,7 +105,10 @@ describe('classifier', () => {
         const [topA] = topPredictions(a.probabilities[i]!, onnx.labels, 1);
         const [topB] = topPredictions(b.probabilities[i]!, onnx.labels, 1);
         assert.equal(topA!.category, topB!.category, name);
-        assert.ok(maxDifference(a.probabilities[i]!, b.probabilities[i]!) < 1e-4, `${name}: ${maxDifference(a.probabilities[i]!, b.probabilities[i]!)}`);
+        assert.ok(
+          maxDifference(a.probabilities[i]!, b.probabilities[i]!) < 1e-4,
+          `${name}: ${maxDifference(a.probabilities[i]!, b.probabilities[i]!)}`,
+        );
       });
     });
 
@@ -98,7 +119,8 @@ describe('classifier', () => {
         assert.equal(cpu.info.engine, 'tfjs-cpu');
         const images = [pixels.get('cat.bmp')!, pixels.get('hot_dog.jpg')!];
         const [a, b] = await Promise.all([onnx.classify(images), cpu.classify(images)]);
-        for (let i = 0; i < images.length; i++) assert.ok(maxDifference(a.probabilities[i]!, b.probabilities[i]!) < 1e-4);
+        for (let i = 0; i < images.length; i++)
+          assert.ok(maxDifference(a.probabilities[i]!, b.probabilities[i]!) < 1e-4);
       } finally {
         await cpu.dispose();
       }
@@ -131,22 +153,37 @@ describe('classifier', () => {
       dir = await mkdtemp(path.join(os.tmpdir(), 'model-'));
     });
     after(() => rm(dir, { recursive: true, force: true }));
-    const load = (engine: EngineChoice = 'auto') => loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR: dir, ENGINE: engine })), silentLogger);
+    const load = (engine: EngineChoice = 'auto') =>
+      loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR: dir, ENGINE: engine })), silentLogger);
 
     test('refuses a folder without a model', async () => {
-      await assert.rejects(load(), (error: unknown) => error instanceof ModelFolderError && /neither model.json/.test(error.message));
+      await assert.rejects(
+        load(),
+        (error: unknown) => error instanceof ModelFolderError && /neither model.json/.test(error.message),
+      );
     });
 
     test('refuses a class index whose size differs from the model outputs', async () => {
-      for (const file of await readdir(MODEL_DIR)) if (file !== 'imagenet_class_index.json') await symlink(path.join(MODEL_DIR, file), path.join(dir, file));
-      await writeFile(path.join(dir, 'imagenet_class_index.json'), JSON.stringify({ 0: ['a', 'first'], 1: ['b', 'second'] }));
+      for (const file of await readdir(MODEL_DIR))
+        if (file !== 'imagenet_class_index.json') await symlink(path.join(MODEL_DIR, file), path.join(dir, file));
+      await writeFile(
+        path.join(dir, 'imagenet_class_index.json'),
+        JSON.stringify({ 0: ['a', 'first'], 1: ['b', 'second'] }),
+      );
       for (const engine of ['onnx', 'tfjs-wasm'] as const) {
-        await assert.rejects(load(engine), (error: unknown) => error instanceof ModelFolderError && /1000 outputs but its class index has 2/.test(error.message));
+        await assert.rejects(
+          load(engine),
+          (error: unknown) =>
+            error instanceof ModelFolderError && /1000 outputs but its class index has 2/.test(error.message),
+        );
       }
     });
 
     test('refuses a class index with gaps', async () => {
-      await writeFile(path.join(dir, 'imagenet_class_index.json'), JSON.stringify({ 0: ['a', 'first'], 2: ['b', 'second'] }));
+      await writeFile(
+        path.join(dir, 'imagenet_class_index.json'),
+        JSON.stringify({ 0: ['a', 'first'], 2: ['b', 'second'] }),
+      );
       await assert.rejects(load(), (error: unknown) => error instanceof ModelFolderError && /"1"/.test(error.message));
     });
   });

@@ -19,12 +19,25 @@ describe('the bundle in a clean folder with production dependencies only', () =>
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'clean-install-'));
     await run(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
-    for (const entry of ['dist', 'models', 'public', 'bin', 'package.json', 'package-lock.json', '.npmrc', 'scripts/install-runtime-deps.sh']) {
+    for (const entry of [
+      'dist',
+      'models',
+      'public',
+      'bin',
+      'package.json',
+      'package-lock.json',
+      '.npmrc',
+      'scripts/install-runtime-deps.sh',
+    ]) {
       await cp(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
     }
     // The npm cache already holds these packages (CI's npm ci put them there). The model folder has
     // model.onnx, so TFJS=auto leaves TF.js out, as in the images.
-    await run('sh', ['scripts/install-runtime-deps.sh'], { cwd: dir, env: { ...process.env, npm_config_prefer_offline: 'true' }, maxBuffer: 16 * 1024 * 1024 });
+    await run('sh', ['scripts/install-runtime-deps.sh'], {
+      cwd: dir,
+      env: { ...process.env, npm_config_prefer_offline: 'true' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
     event = await readFile(path.join(ROOT, 'test/events/http-api-v2.json'), 'utf8');
   });
   after(() => rm(dir, { recursive: true, force: true }));
@@ -47,7 +60,10 @@ describe('the bundle in a clean folder with production dependencies only', () =>
       const context = { awsRequestId: 'local', functionName: 'predict', functionVersion: '1', invokedFunctionArn: 'arn', memoryLimitInMB: '2048', logGroupName: 'g', logStreamName: 's', getRemainingTimeInMillis: () => 29000 };
       const result = await handler(JSON.parse(process.env.EVENT), context);
       console.error(JSON.stringify({ result, initMs: ready - started, firstMs: performance.now() - ready }));`;
-    const { stderr } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, env: { PATH: process.env.PATH, EVENT: event, LOG_LEVEL: 'ERROR' } });
+    const { stderr } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, EVENT: event, LOG_LEVEL: 'ERROR' },
+    });
     const { result, initMs, firstMs } = JSON.parse(stderr.trim().split('\n').at(-1)!);
     assert.equal(result.statusCode, 200);
     assert.equal(JSON.parse(result.body).images[0].name, 'Egyptian_cat');
@@ -56,8 +72,14 @@ describe('the bundle in a clean folder with production dependencies only', () =>
 
   test('runs the classify command from dist/ (no tsx here), with the bundled model', async () => {
     await cp(path.join(ROOT, 'test/fixtures/owl.jpg'), path.join(dir, 'owl.jpg'));
-    const { stdout } = await run(process.execPath, ['bin/classify.mjs', '--json', 'owl.jpg'], { cwd: dir, env: { PATH: process.env.PATH } });
-    assert.equal((JSON.parse(stdout) as { predictions: Array<{ name: string }> }).predictions[0]!.name, 'ruffed_grouse');
+    const { stdout } = await run(process.execPath, ['bin/classify.mjs', '--json', 'owl.jpg'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH },
+    });
+    assert.equal(
+      (JSON.parse(stdout) as { predictions: Array<{ name: string }> }).predictions[0]!.name,
+      'ruffed_grouse',
+    );
   });
 
   test('starts the HTTP server from dist/ and classifies an image', async (t) => {
@@ -66,7 +88,11 @@ describe('the bundle in a clean folder with production dependencies only', () =>
     try {
       await waitUntilReady(server.baseUrl);
       const body = JSON.parse(JSON.parse(event).body);
-      const response = await fetch(`${server.baseUrl}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const response = await fetch(`${server.baseUrl}/v1/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       assert.equal(response.status, 200);
       assert.equal(((await response.json()) as { images: Array<{ name: string }> }).images[0]!.name, 'Egyptian_cat');
       t.diagnostic(`server: process start to first prediction ${Math.round(performance.now() - started)} ms`);

@@ -18,9 +18,15 @@ async function classify(...args: string[]): Promise<{ code: number; stdout: stri
   return classifyWith({}, ...args);
 }
 
-async function classifyWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function classifyWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, ['bin/classify.mjs', ...args], { cwd: ROOT, env: { PATH: process.env.PATH, ...env } });
+    const { stdout, stderr } = await exec(process.execPath, ['bin/classify.mjs', ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -65,7 +71,13 @@ describe('classify (command line)', () => {
     assert.equal(lines.at(-1), '10 images: 10 classified, 0 failed');
     const rows = lines.slice(1, -1);
     assert.equal(rows.length, fixtureNames.length);
-    const classNames = new Map(Object.values(JSON.parse(await readFile(path.join(MODEL_DIR, 'imagenet_class_index.json'), 'utf8')) as Array<[string, string]>).map(([id, name]) => [id, name]));
+    const classNames = new Map(
+      Object.values(
+        JSON.parse(await readFile(path.join(MODEL_DIR, 'imagenet_class_index.json'), 'utf8')) as Array<
+          [string, string]
+        >,
+      ).map(([id, name]) => [id, name]),
+    );
     for (const row of rows) {
       const [file, name, score] = row.split(/\s{2,}/);
       const fixture = path.basename(file!);
@@ -79,15 +91,25 @@ describe('classify (command line)', () => {
   test('prints JSON lines with the top k, for files and URLs, in the order given', async () => {
     const { code, stdout } = await classify('--json', '--top', '3', 'test/fixtures/cat.bmp', images.url('/parrot.jpg'));
     assert.equal(code, 0);
-    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { file: string; predictions: Array<{ category: string; score: number }> });
-    assert.deepEqual(lines.map((l) => l.file), ['test/fixtures/cat.bmp', images.url('/parrot.jpg')]);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { file: string; predictions: Array<{ category: string; score: number }> });
+    assert.deepEqual(
+      lines.map((l) => l.file),
+      ['test/fixtures/cat.bmp', images.url('/parrot.jpg')],
+    );
     assert.ok(acceptable('cat.bmp', lines[0]!.predictions[0]!.category));
     assert.ok(acceptable('parrot.jpg', lines[1]!.predictions[0]!.category));
     assert.ok(lines.every((l) => l.predictions.length === 3));
   });
 
   test('exits 1 naming each file that failed and why, and still classifies the others', async () => {
-    const { code, stdout } = await classify(path.join(dir, 'broken.jpg'), 'test/fixtures/owl.jpg', path.join(dir, 'missing.png'));
+    const { code, stdout } = await classify(
+      path.join(dir, 'broken.jpg'),
+      'test/fixtures/owl.jpg',
+      path.join(dir, 'missing.png'),
+    );
     assert.equal(code, 1);
     assert.match(stdout, /broken\.jpg\s+error IMAGE_UNRECOGNIZED/);
     assert.match(stdout, /broken\.jpg: The bytes are not an image\./);
@@ -104,7 +126,16 @@ describe('classify (command line)', () => {
       for (const extra of [[], ['--endpoint', app.baseUrl]]) {
         const { code, stdout } = await classifyWith(env, ...extra, ...args);
         assert.equal(code, 1);
-        const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { predictions?: Array<{ category: string }>; error?: { code: string; message: string } });
+        const lines = stdout
+          .trim()
+          .split('\n')
+          .map(
+            (line) =>
+              JSON.parse(line) as {
+                predictions?: Array<{ category: string }>;
+                error?: { code: string; message: string };
+              },
+          );
         assert.equal(lines[0]!.error?.code, 'FILE_UNREADABLE', extra.join(' '));
         assert.match(lines[0]!.error!.message, /could not be read \(ENXIO\)/);
         assert.equal(lines[1]!.error?.code, 'IMAGE_TOO_LARGE', extra.join(' '));
@@ -116,7 +147,9 @@ describe('classify (command line)', () => {
   });
 
   test('downloads at most THREAD_COUNT URLs at a time', async () => {
-    const urls = ['owl.jpg', 'parrot.jpg', 'hot_dog.jpg', 'cat_720p.jpg', 'kite_and_cold.jpg', 'owl.jpg'].map((name) => images.url(`/${name}?slow`));
+    const urls = ['owl.jpg', 'parrot.jpg', 'hot_dog.jpg', 'cat_720p.jpg', 'kite_and_cold.jpg', 'owl.jpg'].map((name) =>
+      images.url(`/${name}?slow`),
+    );
     downloads.most = 0;
     const { code, stderr } = await classifyWith({ THREAD_COUNT: '2' }, '--json', ...urls);
     assert.equal(code, 0, stderr);
@@ -127,7 +160,10 @@ describe('classify (command line)', () => {
     const { code, stdout, stderr } = await classify('--model-dir', dir, 'test/fixtures/owl.jpg');
     assert.equal(code, 1);
     assert.equal(stdout, '');
-    assert.match(stderr, /^classify: the model could not be loaded: The model folder .* has neither model\.json \(TF\.js\) nor model\.onnx\.\n$/);
+    assert.match(
+      stderr,
+      /^classify: the model could not be loaded: The model folder .* has neither model\.json \(TF\.js\) nor model\.onnx\.\n$/,
+    );
   });
 
   test('exits 2 with the usage on a bad flag', async () => {
@@ -156,10 +192,20 @@ describe('classify (command line)', () => {
       const remote = await classify('--endpoint', app.baseUrl, ...args);
       const local = await classify(...args);
       assert.equal(remote.code, 1);
-      const parse = (out: string) => out.trim().split('\n').map((line) => JSON.parse(line) as { file: string; predictions?: Array<{ category: string }>; error?: { code: string } });
+      const parse = (out: string) =>
+        out
+          .trim()
+          .split('\n')
+          .map(
+            (line) =>
+              JSON.parse(line) as { file: string; predictions?: Array<{ category: string }>; error?: { code: string } },
+          );
       const [r, l] = [parse(remote.stdout), parse(local.stdout)];
       assert.equal(r.length, 12);
-      assert.deepEqual(r.map((x) => [x.file, x.predictions?.[0]?.category ?? x.error?.code]), l.map((x) => [x.file, x.predictions?.[0]?.category ?? x.error?.code]));
+      assert.deepEqual(
+        r.map((x) => [x.file, x.predictions?.[0]?.category ?? x.error?.code]),
+        l.map((x) => [x.file, x.predictions?.[0]?.category ?? x.error?.code]),
+      );
       assert.equal(r.find((x) => x.file.endsWith('broken.jpg'))?.error?.code, 'IMAGE_UNRECOGNIZED');
     });
 

@@ -30,7 +30,12 @@ describe('decodeImage', () => {
       gif: await image().gif().toBuffer(),
       tiff: await image().tiff().toBuffer(),
       avif: await image().avif({ lossless: true }).toBuffer(),
-      bmp: writeBmp({ width: 2, height: 2, rgb: new Uint8Array([200, 100, 50, 200, 100, 50, 200, 100, 50, 200, 100, 50]), bitsPerPixel: 24 }),
+      bmp: writeBmp({
+        width: 2,
+        height: 2,
+        rgb: new Uint8Array([200, 100, 50, 200, 100, 50, 200, 100, 50, 200, 100, 50]),
+        bitsPerPixel: 24,
+      }),
     };
     for (const [format, bytes] of Object.entries(files)) {
       assert.deepEqual(sniffFormat(bytes), { supported: true, format });
@@ -49,7 +54,10 @@ describe('decodeImage', () => {
 
   test('applies the EXIF orientation', async () => {
     // Stored wide with red on the left; orientation 6 displays it turned 90 degrees clockwise, red on top.
-    const bytes = await halves(40, 20, [255, 0, 0], [0, 0, 255]).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toBuffer();
+    const bytes = await halves(40, 20, [255, 0, 0], [0, 0, 255])
+      .jpeg({ quality: 100 })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
     assert.equal((await sharp(bytes).metadata()).orientation, 6);
     const pixels = await decodeImage(bytes, tiny, limits);
     assert.ok(isNear(pixelAt(pixels, 2, 0, 0), [255, 0, 0], 40), `top-left ${pixelAt(pixels, 2, 0, 0)}`);
@@ -84,7 +92,9 @@ describe('decodeImage', () => {
 
   test('takes the first frame of an animated GIF', async () => {
     const frames = Buffer.concat([Buffer.alloc(8 * 8 * 3, 0), Buffer.alloc(8 * 8 * 3, 255)]);
-    const twoPages = await sharp(frames, { raw: { width: 8, height: 16, channels: 3, pageHeight: 8 } as never }).gif().toBuffer();
+    const twoPages = await sharp(frames, { raw: { width: 8, height: 16, channels: 3, pageHeight: 8 } as never })
+      .gif()
+      .toBuffer();
     assert.equal((await sharp(twoPages).metadata()).pages, 2);
     assert.ok(allNear(await decodeImage(twoPages, tiny, limits), [0, 0, 0], 0));
   });
@@ -95,7 +105,11 @@ describe('decodeImage', () => {
   });
 
   test('refuses SVG, HEIC, PDF and ICO with IMAGE_UNSUPPORTED_FORMAT naming the format', async () => {
-    const heic = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic\0\0\0\0mif1heic', 'latin1'), Buffer.alloc(64)]);
+    const heic = Buffer.concat([
+      Buffer.from([0, 0, 0, 24]),
+      Buffer.from('ftypheic\0\0\0\0mif1heic', 'latin1'),
+      Buffer.alloc(64),
+    ]);
     const cases: Array<[Buffer, RegExp]> = [
       [Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'), /SVG/],
       [Buffer.from('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>'), /SVG/],
@@ -104,7 +118,10 @@ describe('decodeImage', () => {
       [Buffer.from([0, 0, 1, 0, 1, 0, 16, 16]), /ICO/],
     ];
     for (const [bytes, name] of cases) {
-      await assert.rejects(decodeImage(bytes, tiny, limits), (error: unknown) => failsWith('IMAGE_UNSUPPORTED_FORMAT')(error) && name.test((error as Error).message));
+      await assert.rejects(
+        decodeImage(bytes, tiny, limits),
+        (error: unknown) => failsWith('IMAGE_UNSUPPORTED_FORMAT')(error) && name.test((error as Error).message),
+      );
     }
   });
 
@@ -117,7 +134,7 @@ describe('decodeImage', () => {
       gif: await photo.clone().gif().toBuffer(),
       tiff: await photo.clone().tiff().toBuffer(),
       avif: await photo.clone().avif().toBuffer(),
-      bmp: (await readFixture('cat.bmp')),
+      bmp: await readFixture('cat.bmp'),
     };
     for (const [format, bytes] of Object.entries(files)) {
       const truncated = bytes.subarray(0, Math.floor(bytes.length / 2));

@@ -19,7 +19,10 @@ const failsWith = (code: string, message?: RegExp) => (error: unknown) => {
 /** A lookup that answers every name with fixed addresses, counting its calls. */
 function fixedLookup(...answers: string[][]): LookupFunction & { calls: number } {
   const lookup = ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    const addresses = (answers[Math.min(lookup.calls++, answers.length - 1)] ?? []).map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    const addresses = (answers[Math.min(lookup.calls++, answers.length - 1)] ?? []).map((address) => ({
+      address,
+      family: address.includes(':') ? 6 : 4,
+    }));
     if (options.all) callback(null, addresses);
     else callback(null, addresses[0]?.address, addresses[0]?.family);
   }) as unknown as LookupFunction & { calls: number };
@@ -53,7 +56,8 @@ describe('createDownloader', () => {
     '/image': (_req, res) => res.end('image bytes'),
     '/redirect/relative': (_req, res) => res.writeHead(302, { location: '/image' }).end(),
     '/redirect/loop': (_req, res) => res.writeHead(301, { location: '/redirect/loop' }).end(),
-    '/redirect/metadata': (_req, res) => res.writeHead(302, { location: 'http://metadata.example/latest/meta-data/' }).end(),
+    '/redirect/metadata': (_req, res) =>
+      res.writeHead(302, { location: 'http://metadata.example/latest/meta-data/' }).end(),
     '/redirect/file': (_req, res) => res.writeHead(302, { location: 'file:///etc/passwd' }).end(),
     '/missing': (_req, res) => res.writeHead(404).end('not here'),
     '/error': (_req, res) => res.writeHead(500).end(),
@@ -137,7 +141,10 @@ describe('createDownloader', () => {
   });
 
   test('stops reading an endless body at the byte limit, with IMAGE_TOO_LARGE', async () => {
-    await assert.rejects(download(server.url('/endless'), { ...open, maxBytes: 1024 * 1024 }), failsWith('IMAGE_TOO_LARGE'));
+    await assert.rejects(
+      download(server.url('/endless'), { ...open, maxBytes: 1024 * 1024 }),
+      failsWith('IMAGE_TOO_LARGE'),
+    );
   });
 
   test('refuses a Content-Length over the limit before reading the body', async () => {
@@ -161,7 +168,12 @@ describe('createDownloader', () => {
   });
 
   test('refuses file:, ftp:, data: and gopher: URLs with URL_SCHEME_UNSUPPORTED', async () => {
-    for (const url of ['file:///etc/passwd', 'ftp://example.com/a.jpg', 'data:image/png;base64,AAAA', 'gopher://example.com/']) {
+    for (const url of [
+      'file:///etc/passwd',
+      'ftp://example.com/a.jpg',
+      'data:image/png;base64,AAAA',
+      'gopher://example.com/',
+    ]) {
       await assert.rejects(download(url), failsWith('URL_SCHEME_UNSUPPORTED'), url);
     }
   });
@@ -188,24 +200,33 @@ describe('createDownloader', () => {
         'http://ula.example/image', // fd00::1
         'http://unspecified.example/image', // 0.0.0.0
       ];
-      for (const url of urls) await assert.rejects(download(url, guarded, { lookup: namedLookup }), failsWith('URL_FORBIDDEN'), url);
+      for (const url of urls)
+        await assert.rejects(download(url, guarded, { lookup: namedLookup }), failsWith('URL_FORBIDDEN'), url);
       assert.deepEqual(hits, []);
     });
 
     test('refuses a host name that resolves to loopback, and does not say what it resolved to', async () => {
       hits = [];
       const lookup = fixedLookup(['127.0.0.1']);
-      await assert.rejects(download(`http://images.example:${server.port}/image`, guarded, { lookup }), (error: unknown) => {
-        failsWith('URL_FORBIDDEN')(error);
-        assert.doesNotMatch((error as Error).message, /127\.0\.0\.1|images\.example/);
-        return true;
-      });
+      await assert.rejects(
+        download(`http://images.example:${server.port}/image`, guarded, { lookup }),
+        (error: unknown) => {
+          failsWith('URL_FORBIDDEN')(error);
+          assert.doesNotMatch((error as Error).message, /127\.0\.0\.1|images\.example/);
+          return true;
+        },
+      );
       assert.equal(lookup.calls, 1);
       assert.deepEqual(hits, []);
     });
 
     test('refuses a host name when any of its addresses is private', async () => {
-      await assert.rejects(download(`http://mixed.example:${server.port}/image`, guarded, { lookup: fixedLookup(['8.8.8.8', '10.0.0.7']) }), failsWith('URL_FORBIDDEN'));
+      await assert.rejects(
+        download(`http://mixed.example:${server.port}/image`, guarded, {
+          lookup: fixedLookup(['8.8.8.8', '10.0.0.7']),
+        }),
+        failsWith('URL_FORBIDDEN'),
+      );
     });
 
     // The only way to get a "public" server on this machine is to call one loopback address public:
@@ -216,25 +237,36 @@ describe('createDownloader', () => {
       before(async () => {
         publicServer = await startHttpServer((req, res) => {
           if (req.url === '/to-loopback') res.writeHead(302, { location: server.url('/image') }).end();
-          else if (req.url === '/to-metadata') res.writeHead(307, { location: 'http://metadata.example/latest/meta-data/iam/' }).end();
-          else if (req.url === '/to-rebound-name') res.writeHead(302, { location: `http://rebind.example:${server.port}/image` }).end();
+          else if (req.url === '/to-metadata')
+            res.writeHead(307, { location: 'http://metadata.example/latest/meta-data/iam/' }).end();
+          else if (req.url === '/to-rebound-name')
+            res.writeHead(302, { location: `http://rebind.example:${server.port}/image` }).end();
           else res.end('public image');
         }, '127.0.0.2');
       });
       after(() => publicServer.close());
 
       test('downloads from the allowed address', async () => {
-        assert.equal((await download(publicServer.url('/x'), guarded, { isAddressAllowed })).toString(), 'public image');
+        assert.equal(
+          (await download(publicServer.url('/x'), guarded, { isAddressAllowed })).toString(),
+          'public image',
+        );
       });
 
       test('refuses a redirect from a public URL to loopback', async () => {
         hits = [];
-        await assert.rejects(download(publicServer.url('/to-loopback'), guarded, { isAddressAllowed }), failsWith('URL_FORBIDDEN'));
+        await assert.rejects(
+          download(publicServer.url('/to-loopback'), guarded, { isAddressAllowed }),
+          failsWith('URL_FORBIDDEN'),
+        );
         assert.deepEqual(hits, []);
       });
 
       test('refuses a redirect to a name resolving to the cloud metadata endpoint', async () => {
-        await assert.rejects(download(publicServer.url('/to-metadata'), guarded, { lookup: namedLookup, isAddressAllowed }), failsWith('URL_FORBIDDEN'));
+        await assert.rejects(
+          download(publicServer.url('/to-metadata'), guarded, { lookup: namedLookup, isAddressAllowed }),
+          failsWith('URL_FORBIDDEN'),
+        );
       });
 
       test('judges the address each connection resolves to, so a name that rebinds to loopback is refused', async () => {

@@ -32,7 +32,8 @@ const lookup = ((hostname: string, options: { all?: boolean }, callback: (...arg
 }) as unknown as LookupFunction;
 
 /** Responses must never show internals: stack frames, file paths, private addresses. */
-const INTERNALS = /\bat \w+ \(|\/(work|var|home|usr|tmp|app)\/|node_modules|\.ts:\d+|127\.0\.0\.|10\.0\.0\.|169\.254\.|::1|::ffff:/;
+const INTERNALS =
+  /\bat \w+ \(|\/(work|var|home|usr|tmp|app)\/|node_modules|\.ts:\d+|127\.0\.0\.|10\.0\.0\.|169\.254\.|::1|::ffff:/;
 
 describe('hostile input', () => {
   let app: RunningApp;
@@ -41,7 +42,10 @@ describe('hostile input', () => {
   const b64 = (bytes: Buffer) => bytes.toString('base64');
 
   before(async () => {
-    photo = await sharp(await readFixture('owl.jpg')).resize(96, 72).jpeg().toBuffer();
+    photo = await sharp(await readFixture('owl.jpg'))
+      .resize(96, 72)
+      .jpeg()
+      .toBuffer();
     const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
       '/photo.jpg': (_req, res) => res.end(photo),
       '/trickle': (req, res) => {
@@ -65,13 +69,15 @@ describe('hostile input', () => {
         res.destroy();
       },
       '/loop': (_req, res) => res.writeHead(302, { location: '/loop' }).end(),
-      '/to-metadata': (_req, res) => res.writeHead(302, { location: 'http://metadata.example/latest/meta-data/iam/security-credentials/' }).end(),
+      '/to-metadata': (_req, res) =>
+        res.writeHead(302, { location: 'http://metadata.example/latest/meta-data/iam/security-credentials/' }).end(),
       '/to-internal-name': (_req, res) => res.writeHead(301, { location: 'http://internal.example/admin' }).end(),
       '/to-file': (_req, res) => res.writeHead(302, { location: 'file:///etc/passwd' }).end(),
     };
     hostile = await startHttpServer((req, res) => {
       const chain = /^\/chain\/(\d+)$/.exec(req.url ?? '');
-      if (chain) res.writeHead(302, { location: Number(chain[1]) > 0 ? `/chain/${Number(chain[1]) - 1}` : '/photo.jpg' }).end();
+      if (chain)
+        res.writeHead(302, { location: Number(chain[1]) > 0 ? `/chain/${Number(chain[1]) - 1}` : '/photo.jpg' }).end();
       else (routes[req.url ?? ''] ?? ((_q, r) => r.writeHead(404).end()))(req, res);
     }, '127.0.0.2');
     app = await startApp({
@@ -91,31 +97,50 @@ describe('hostile input', () => {
   async function expectRefusal(response: JsonResponse, status: number, code: string, entryCodes?: string[]) {
     assert.equal(response.status, status, `${response.body.code}: ${response.body.message}`);
     assert.equal(response.body.code, code);
-    if (entryCodes) assert.deepEqual(response.body.errors.map((e: { code: string }) => e.code), entryCodes);
+    if (entryCodes)
+      assert.deepEqual(
+        response.body.errors.map((e: { code: string }) => e.code),
+        entryCodes,
+      );
     assert.doesNotMatch(JSON.stringify(response.body), INTERNALS);
     const ready = await fetch(`${app.baseUrl}/health/ready`);
     assert.equal(ready.status, 200);
   }
-  const refusesImage = async (image: object, entryCode: string) => expectRefusal(await predict({ images: [image] }), 400, 'IMAGES_REJECTED', [entryCode]);
+  const refusesImage = async (image: object, entryCode: string) =>
+    expectRefusal(await predict({ images: [image] }), 400, 'IMAGES_REJECTED', [entryCode]);
 
   describe('downloads', () => {
-    test('a server that trickles one byte a second: DOWNLOAD_TIMEOUT', () => refusesImage({ url: url('/trickle') }, 'DOWNLOAD_TIMEOUT'));
-    test('a body that never ends: IMAGE_TOO_LARGE at MAX_IMAGE_BYTES', () => refusesImage({ url: url('/endless') }, 'IMAGE_TOO_LARGE'));
-    test('a body shorter than its Content-Length: DOWNLOAD_FAILED', () => refusesImage({ url: url('/wrong-length') }, 'DOWNLOAD_FAILED'));
-    test('a redirect loop: DOWNLOAD_TOO_MANY_REDIRECTS', () => refusesImage({ url: url('/loop') }, 'DOWNLOAD_TOO_MANY_REDIRECTS'));
+    test('a server that trickles one byte a second: DOWNLOAD_TIMEOUT', () =>
+      refusesImage({ url: url('/trickle') }, 'DOWNLOAD_TIMEOUT'));
+    test('a body that never ends: IMAGE_TOO_LARGE at MAX_IMAGE_BYTES', () =>
+      refusesImage({ url: url('/endless') }, 'IMAGE_TOO_LARGE'));
+    test('a body shorter than its Content-Length: DOWNLOAD_FAILED', () =>
+      refusesImage({ url: url('/wrong-length') }, 'DOWNLOAD_FAILED'));
+    test('a redirect loop: DOWNLOAD_TOO_MANY_REDIRECTS', () =>
+      refusesImage({ url: url('/loop') }, 'DOWNLOAD_TOO_MANY_REDIRECTS'));
     test('a chain of 4 redirects: DOWNLOAD_TOO_MANY_REDIRECTS; of 3: the image', async () => {
       await refusesImage({ url: url('/chain/3') }, 'DOWNLOAD_TOO_MANY_REDIRECTS');
       assert.equal((await predict({ images: [{ url: url('/chain/2') }] })).status, 200);
     });
-    test('a redirect to a name resolving to the metadata endpoint: URL_FORBIDDEN', () => refusesImage({ url: url('/to-metadata') }, 'URL_FORBIDDEN'));
-    test('a redirect to a name that resolves to a private address: URL_FORBIDDEN', () => refusesImage({ url: url('/to-internal-name') }, 'URL_FORBIDDEN'));
-    test('a redirect to file:: URL_SCHEME_UNSUPPORTED', () => refusesImage({ url: url('/to-file') }, 'URL_SCHEME_UNSUPPORTED'));
+    test('a redirect to a name resolving to the metadata endpoint: URL_FORBIDDEN', () =>
+      refusesImage({ url: url('/to-metadata') }, 'URL_FORBIDDEN'));
+    test('a redirect to a name that resolves to a private address: URL_FORBIDDEN', () =>
+      refusesImage({ url: url('/to-internal-name') }, 'URL_FORBIDDEN'));
+    test('a redirect to file:: URL_SCHEME_UNSUPPORTED', () =>
+      refusesImage({ url: url('/to-file') }, 'URL_SCHEME_UNSUPPORTED'));
 
     // Only loopback spellings appear as literals in URLs; the non-loopback addresses come through names below.
     test('loopback as IPv6, IPv4-mapped, hex, octal and short literals: URL_FORBIDDEN', async () => {
       const literals = ['[::1]', '[::ffff:127.0.0.1]', '0x7f000001', '017700000001', '127.1'];
-      const response = await predict({ images: literals.map((host) => ({ url: `http://${host}:${hostile.port}/photo.jpg` })) });
-      await expectRefusal(response, 400, 'IMAGES_REJECTED', literals.map(() => 'URL_FORBIDDEN'));
+      const response = await predict({
+        images: literals.map((host) => ({ url: `http://${host}:${hostile.port}/photo.jpg` })),
+      });
+      await expectRefusal(
+        response,
+        400,
+        'IMAGES_REJECTED',
+        literals.map(() => 'URL_FORBIDDEN'),
+      );
     });
 
     test('names that resolve to private, link-local, ULA, unspecified, loopback and mapped addresses: URL_FORBIDDEN', async () => {
@@ -132,12 +157,28 @@ describe('hostile input', () => {
         'localhost',
       ];
       const response = await predict({ images: names.map((name) => ({ url: `http://${name}/photo.jpg` })) });
-      await expectRefusal(response, 400, 'IMAGES_REJECTED', names.map(() => 'URL_FORBIDDEN'));
+      await expectRefusal(
+        response,
+        400,
+        'IMAGES_REJECTED',
+        names.map(() => 'URL_FORBIDDEN'),
+      );
     });
 
     test('file:, ftp:, data:, gopher: and javascript: URLs: URL_SCHEME_UNSUPPORTED', async () => {
-      const urls = ['file:///etc/passwd', 'ftp://example.com/a.jpg', `data:image/jpeg;base64,${b64(photo)}`, 'gopher://example.com:70/1', 'javascript:alert(1)'];
-      await expectRefusal(await predict({ images: urls.map((u) => ({ url: u })) }), 400, 'IMAGES_REJECTED', urls.map(() => 'URL_SCHEME_UNSUPPORTED'));
+      const urls = [
+        'file:///etc/passwd',
+        'ftp://example.com/a.jpg',
+        `data:image/jpeg;base64,${b64(photo)}`,
+        'gopher://example.com:70/1',
+        'javascript:alert(1)',
+      ];
+      await expectRefusal(
+        await predict({ images: urls.map((u) => ({ url: u })) }),
+        400,
+        'IMAGES_REJECTED',
+        urls.map(() => 'URL_SCHEME_UNSUPPORTED'),
+      );
     });
   });
 
@@ -152,8 +193,18 @@ describe('hostile input', () => {
 
     test('padding errors and foreign characters: IMAGE_DATA_INVALID', async () => {
       const text = b64(photo).replace(/=+$/, '');
-      const response = await predict({ images: [{ data: `${text}===` }, { data: `${text.slice(0, -1)}=A` }, { data: `${text.slice(0, 100)}!${text.slice(100)}` }] });
-      await expectRefusal(response, 400, 'IMAGES_REJECTED', ['IMAGE_DATA_INVALID', 'IMAGE_DATA_INVALID', 'IMAGE_DATA_INVALID']);
+      const response = await predict({
+        images: [
+          { data: `${text}===` },
+          { data: `${text.slice(0, -1)}=A` },
+          { data: `${text.slice(0, 100)}!${text.slice(100)}` },
+        ],
+      });
+      await expectRefusal(response, 400, 'IMAGES_REJECTED', [
+        'IMAGE_DATA_INVALID',
+        'IMAGE_DATA_INVALID',
+        'IMAGE_DATA_INVALID',
+      ]);
     });
 
     test('empty strings: 422 naming the field', async () => {
@@ -166,7 +217,11 @@ describe('hostile input', () => {
     });
 
     test('a 10 000-image list: 422 REQUEST_TOO_MANY_IMAGES', async () => {
-      await expectRefusal(await predict({ images: Array.from({ length: 10_000 }, () => ({ url: 'https://example.com/a.jpg' })) }), 422, 'REQUEST_TOO_MANY_IMAGES');
+      await expectRefusal(
+        await predict({ images: Array.from({ length: 10_000 }, () => ({ url: 'https://example.com/a.jpg' })) }),
+        422,
+        'REQUEST_TOO_MANY_IMAGES',
+      );
     });
 
     test('JSON nested 100 000 deep: 422, not a stack overflow', async () => {
@@ -178,8 +233,12 @@ describe('hostile input', () => {
     test('a 1 GB Content-Length claim: 413 at once, without waiting for the body', async () => {
       const port = new URL(app.baseUrl).port;
       const socket = connect(Number(port), '127.0.0.1');
-      socket.write(`POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${1024 ** 3}\r\n\r\n{"images": [`);
-      const [answer] = await Promise.all([new Promise<string>((resolve) => socket.once('data', (chunk) => resolve(String(chunk))))]);
+      socket.write(
+        `POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${1024 ** 3}\r\n\r\n{"images": [`,
+      );
+      const [answer] = await Promise.all([
+        new Promise<string>((resolve) => socket.once('data', (chunk) => resolve(String(chunk)))),
+      ]);
       socket.destroy();
       assert.match(answer, /^HTTP\/1\.1 413/);
       assert.match(answer, /"code":"REQUEST_BODY_TOO_LARGE"/);
@@ -189,7 +248,9 @@ describe('hostile input', () => {
 
   describe('the connection', () => {
     /** Sends raw bytes and returns everything the server answers until it closes the connection. */
-    async function exchange(bytes: string): Promise<{ status: number; headers: string; body: { code: string; message: string } }> {
+    async function exchange(
+      bytes: string,
+    ): Promise<{ status: number; headers: string; body: { code: string; message: string } }> {
       const socket = connect(Number(new URL(app.baseUrl).port), '127.0.0.1');
       let answer = '';
       socket.on('data', (chunk) => (answer += chunk));
@@ -199,8 +260,12 @@ describe('hostile input', () => {
       return { status: Number(head.split(' ')[1]), headers: head, body: JSON.parse(body) };
     }
 
-    test('an upload that stalls past REQUEST_TIMEOUT_MS: 408 REQUEST_TIMEOUT, connection closed', { timeout: 20_000 }, async () => {
-      const response = await exchange('POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"images": [');
+    test('an upload that stalls past REQUEST_TIMEOUT_MS: 408 REQUEST_TIMEOUT, connection closed', {
+      timeout: 20_000,
+    }, async () => {
+      const response = await exchange(
+        'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"images": [',
+      );
       assert.equal(response.status, 408);
       assert.equal(response.body.code, 'REQUEST_TIMEOUT');
       assert.match(response.headers, /^connection: close$/im);
@@ -223,21 +288,38 @@ describe('hostile input', () => {
 
   describe('images', () => {
     test('PNG and GIF decompression bombs: IMAGE_TOO_MANY_PIXELS', async () => {
-      const png = await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: 'black' } }).png({ compressionLevel: 9 }).toBuffer();
-      const gif = await sharp({ create: { width: 8_000, height: 8_000, channels: 3, background: 'black' } }).gif().toBuffer();
+      const png = await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: 'black' } })
+        .png({ compressionLevel: 9 })
+        .toBuffer();
+      const gif = await sharp({ create: { width: 8_000, height: 8_000, channels: 3, background: 'black' } })
+        .gif()
+        .toBuffer();
       const bmpHeader = writeBmp({ width: 2, height: 2, rgb: new Uint8Array(12), bitsPerPixel: 24 });
       bmpHeader.writeInt32LE(20_000, 18);
       bmpHeader.writeInt32LE(20_000, 22);
       const response = await predict({ images: [{ data: b64(png) }, { data: b64(gif) }, { data: b64(bmpHeader) }] });
-      await expectRefusal(response, 400, 'IMAGES_REJECTED', ['IMAGE_TOO_MANY_PIXELS', 'IMAGE_TOO_MANY_PIXELS', 'IMAGE_TOO_MANY_PIXELS']);
+      await expectRefusal(response, 400, 'IMAGES_REJECTED', [
+        'IMAGE_TOO_MANY_PIXELS',
+        'IMAGE_TOO_MANY_PIXELS',
+        'IMAGE_TOO_MANY_PIXELS',
+      ]);
     });
 
     test('animated GIFs, 16-bit PNGs, CMYK JPEGs and JPEGs with a 60 KB EXIF block are classified', async () => {
       const base = sharp(photo);
-      const frames = await sharp(Buffer.concat([await base.clone().raw().toBuffer(), await base.clone().negate().raw().toBuffer()]), { raw: { width: 96, height: 144, channels: 3, pageHeight: 72 } as never }).gif({ loop: 0 }).toBuffer();
+      const frames = await sharp(
+        Buffer.concat([await base.clone().raw().toBuffer(), await base.clone().negate().raw().toBuffer()]),
+        { raw: { width: 96, height: 144, channels: 3, pageHeight: 72 } as never },
+      )
+        .gif({ loop: 0 })
+        .toBuffer();
       const deep = await base.clone().toColourspace('rgb16').png().toBuffer();
       const cmyk = await base.clone().toColourspace('cmyk').jpeg().toBuffer();
-      const exif = await base.clone().jpeg().withExif({ IFD0: { ImageDescription: 'x'.repeat(60_000) } }).toBuffer();
+      const exif = await base
+        .clone()
+        .jpeg()
+        .withExif({ IFD0: { ImageDescription: 'x'.repeat(60_000) } })
+        .toBuffer();
       assert.ok(exif.length > 60_000);
       const response = await predict({ images: [frames, deep, cmyk, exif].map((bytes) => ({ data: b64(bytes) })) });
       assert.equal(response.status, 200, JSON.stringify(response.body.errors));
@@ -255,8 +337,15 @@ describe('hostile input', () => {
         await base.clone().avif().toBuffer(),
         await readFixture('bird.bmp'),
       ];
-      const response = await predict({ images: files.map((bytes) => ({ data: b64(bytes.subarray(0, Math.floor(bytes.length / 2))) })) });
-      await expectRefusal(response, 400, 'IMAGES_REJECTED', files.map(() => 'IMAGE_CORRUPT'));
+      const response = await predict({
+        images: files.map((bytes) => ({ data: b64(bytes.subarray(0, Math.floor(bytes.length / 2))) })),
+      });
+      await expectRefusal(
+        response,
+        400,
+        'IMAGES_REJECTED',
+        files.map(() => 'IMAGE_CORRUPT'),
+      );
     });
   });
 

@@ -15,7 +15,14 @@ import { captureOutput, httpApiEvent, lambdaContext, restApiEvent } from '../hel
 // What the Lambda runtime sets for an on-demand container; Powertools reads it to report cold starts.
 process.env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
 
-const ENV = { MODEL_DIR, ALLOW_PRIVATE_URLS: 'true', TIMEOUT: '1', MAX_BODY_BYTES: '300000', MAX_IMAGES_PER_REQUEST: '3', LOG_LEVEL: 'INFO' };
+const ENV = {
+  MODEL_DIR,
+  ALLOW_PRIVATE_URLS: 'true',
+  TIMEOUT: '1',
+  MAX_BODY_BYTES: '300000',
+  MAX_IMAGES_PER_REQUEST: '3',
+  LOG_LEVEL: 'INFO',
+};
 const json = { 'content-type': 'application/json' };
 
 describe('Lambda handlers (the AWS side is simulated: API Gateway events and context built by the test)', () => {
@@ -34,7 +41,12 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
   before(async () => {
     classifier = await sharedClassifier();
     owl = (await readFixture('owl.jpg')).toString('base64');
-    small = (await sharp(await readFixture('owl.jpg')).resize(224, 224).jpeg().toBuffer()).toString('base64');
+    small = (
+      await sharp(await readFixture('owl.jpg'))
+        .resize(224, 224)
+        .jpeg()
+        .toBuffer()
+    ).toString('base64');
     images = await startHttpServer(async (req, res) => {
       if (req.url === '/owl.jpg') res.end(await readFixture('owl.jpg'));
       else if (req.url === '/never') return;
@@ -55,7 +67,9 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
 
   describe('predictions', () => {
     test('classifies an image from an HTTP API (v2) event', async () => {
-      const { status, body, headers } = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: owl }] }) }));
+      const { status, body, headers } = await invoke(
+        httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: owl }] }) }),
+      );
       assert.equal(status, 200);
       assert.equal(body.images[0].category, expected['owl.jpg']!.top1.wnid);
       assert.match(headers['server-timing']!, /inference;dur=/);
@@ -64,13 +78,24 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
     });
 
     test('decodes a base64-encoded body (isBase64Encoded)', async () => {
-      const { status, body } = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: owl }], top_k: 2 }), base64: true }));
+      const { status, body } = await invoke(
+        httpApiEvent('POST', '/v1/predict', {
+          headers: json,
+          body: JSON.stringify({ images: [{ data: owl }], top_k: 2 }),
+          base64: true,
+        }),
+      );
       assert.equal(status, 200);
       assert.equal(body.images[0].predictions.length, 2);
     });
 
     test('classifies an image from a REST API (v1) event, headers in any case', async () => {
-      const { status, body } = await invoke(restApiEvent('POST', '/v1/predict', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ images: [{ url: images.url('/owl.jpg') }] }) }));
+      const { status, body } = await invoke(
+        restApiEvent('POST', '/v1/predict', {
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ images: [{ url: images.url('/owl.jpg') }] }),
+        }),
+      );
       assert.equal(status, 200);
       assert.equal(body.images[0].name, 'ruffed_grouse');
     });
@@ -99,7 +124,11 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       ['top_k out of range', 'application/json', '{"top_k": 0}'],
       ['an unknown field', 'application/json', '{"images": [], "caption": "x"}'],
       ['an image with neither url nor data', 'application/json', '{"images": [{}]}'],
-      ['too many images', 'application/json', JSON.stringify({ images: [1, 2, 3, 4].map(() => ({ url: 'https://example.com/a.jpg' })) })],
+      [
+        'too many images',
+        'application/json',
+        JSON.stringify({ images: [1, 2, 3, 4].map(() => ({ url: 'https://example.com/a.jpg' })) }),
+      ],
       ['images that cannot be fetched or decoded', 'application/json', ''],
       ['no images', 'application/json', '{}'],
       ['a good image, with a charset in the content type', 'application/json; charset=utf-8', ''],
@@ -110,34 +139,68 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
         let body = fixedBody;
         if (name.startsWith('images that cannot')) {
           body = JSON.stringify({
-            images: [{ url: images.url('/missing.jpg') }, { url: images.url('/never') }, { data: 'not base64!' }, { data: Buffer.from('text').toString('base64') }, { url: 'ftp://example.com/a.jpg' }],
+            images: [
+              { url: images.url('/missing.jpg') },
+              { url: images.url('/never') },
+              { data: 'not base64!' },
+              { data: Buffer.from('text').toString('base64') },
+              { url: 'ftp://example.com/a.jpg' },
+            ],
           });
         } else if (name.startsWith('a good image')) {
           body = JSON.stringify({ images: [{ data: owl }] });
         }
         const headers: Record<string, string> = contentType ? { 'content-type': contentType } : {};
-        const response = await fetch(`${server.baseUrl}/v1/predict`, { method: 'POST', headers, body: Buffer.from(body) });
-        const fromServer = { status: response.status, body: (await response.json()) as { code: string }, retryAfter: response.headers.get('retry-after') ?? undefined };
+        const response = await fetch(`${server.baseUrl}/v1/predict`, {
+          method: 'POST',
+          headers,
+          body: Buffer.from(body),
+        });
+        const fromServer = {
+          status: response.status,
+          body: (await response.json()) as { code: string },
+          retryAfter: response.headers.get('retry-after') ?? undefined,
+        };
         const fromLambda = await invoke(httpApiEvent('POST', '/v1/predict', { headers, body }));
-        assert.deepEqual({ status: fromLambda.status, body: fromLambda.body, retryAfter: fromLambda.headers['retry-after'] }, fromServer);
+        assert.deepEqual(
+          { status: fromLambda.status, body: fromLambda.body, retryAfter: fromLambda.headers['retry-after'] },
+          fromServer,
+        );
         assert.ok(fromServer.status < 500, `${fromServer.status} ${fromServer.body.code}`);
       });
     }
 
     test('an unknown route, and a known route with another method (Allow: without HEAD, which API Gateway does not route)', async () => {
-      for (const [method, path, allow] of [['GET', '/v2/predict', [undefined, undefined]], ['GET', '/v1/predict', ['POST', 'POST']], ['DELETE', '/v1/models', ['GET, HEAD', 'GET']]] as const) {
-        const fromServer = await fetch(`${server.baseUrl}${path}`, { method }).then(async (r) => ({ status: r.status, body: await r.json(), allow: r.headers.get('allow') ?? undefined }));
+      for (const [method, path, allow] of [
+        ['GET', '/v2/predict', [undefined, undefined]],
+        ['GET', '/v1/predict', ['POST', 'POST']],
+        ['DELETE', '/v1/models', ['GET, HEAD', 'GET']],
+      ] as const) {
+        const fromServer = await fetch(`${server.baseUrl}${path}`, { method }).then(async (r) => ({
+          status: r.status,
+          body: await r.json(),
+          allow: r.headers.get('allow') ?? undefined,
+        }));
         const fromLambda = await invoke(httpApiEvent(method, path));
-        assert.deepEqual({ status: fromLambda.status, body: fromLambda.body }, { status: fromServer.status, body: fromServer.body });
+        assert.deepEqual(
+          { status: fromLambda.status, body: fromLambda.body },
+          { status: fromServer.status, body: fromServer.body },
+        );
         assert.deepEqual([fromServer.allow, fromLambda.headers.allow], allow);
       }
     });
 
     test('a result field the response schema does not name is dropped by both (same serializer)', async () => {
-      const leaky: Classifier = { ...classifier, info: { ...classifier.info, internalPath: '/var/task/models/x' } as Classifier['info'] };
+      const leaky: Classifier = {
+        ...classifier,
+        info: { ...classifier.info, internalPath: '/var/task/models/x' } as Classifier['info'],
+      };
       const leakyServer = await startApp({ env: ENV, classifier: leaky });
       try {
-        const fromServer = await fetch(`${leakyServer.baseUrl}/v1/models`).then(async (r) => ({ status: r.status, body: (await r.json()) as object }));
+        const fromServer = await fetch(`${leakyServer.baseUrl}/v1/models`).then(async (r) => ({
+          status: r.status,
+          body: (await r.json()) as object,
+        }));
         const fromLambda = await invoke(httpApiEvent('GET', '/v1/models'), buildPredictHandler(leaky));
         assert.deepEqual({ status: fromLambda.status, body: fromLambda.body }, fromServer);
         assert.equal('internalPath' in fromServer.body, false);
@@ -147,15 +210,25 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
     });
 
     test('an unexpected fault (injected: a classifier that throws)', async () => {
-      const throwing: Classifier = { ...classifier, classify: () => Promise.reject(new Error('engine exploded at /var/task/x.js')) };
+      const throwing: Classifier = {
+        ...classifier,
+        classify: () => Promise.reject(new Error('engine exploded at /var/task/x.js')),
+      };
       const faulty = await startApp({ env: ENV, classifier: throwing });
       try {
         const body = JSON.stringify({ images: [{ data: owl }] });
-        const fromServer = await fetch(`${faulty.baseUrl}/v1/predict`, { method: 'POST', headers: json, body }).then(async (r) => ({ status: r.status, body: await r.json() }));
-        const fromLambda = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body }), buildPredictHandler(throwing));
+        const fromServer = await fetch(`${faulty.baseUrl}/v1/predict`, { method: 'POST', headers: json, body }).then(
+          async (r) => ({ status: r.status, body: await r.json() }),
+        );
+        const fromLambda = await invoke(
+          httpApiEvent('POST', '/v1/predict', { headers: json, body }),
+          buildPredictHandler(throwing),
+        );
         assert.deepEqual({ status: fromLambda.status, body: fromLambda.body }, fromServer);
         assert.deepEqual(fromServer, { status: 500, body: { message: 'Internal error.', code: 'INTERNAL_ERROR' } });
-        const errorLog = fromLambda.lines.find((line) => (line as { level?: string }).level === 'ERROR') as { error: { message: string } };
+        const errorLog = fromLambda.lines.find((line) => (line as { level?: string }).level === 'ERROR') as {
+          error: { message: string };
+        };
         assert.match(errorLog.error.message, /engine exploded/, 'the detail goes to the log');
       } finally {
         await faulty.close();
@@ -164,16 +237,48 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
   });
 
   describe('observability', () => {
-    const emf = (lines: unknown[]) => lines.filter((line): line is Record<string, any> => typeof line === 'object' && line !== null && '_aws' in line);
-    const metricNames = (lines: unknown[]) => emf(lines).flatMap((blob) => blob._aws.CloudWatchMetrics.flatMap((m: { Metrics: Array<{ Name: string }> }) => m.Metrics.map((metric) => metric.Name)));
+    const emf = (lines: unknown[]) =>
+      lines.filter((line): line is Record<string, any> => typeof line === 'object' && line !== null && '_aws' in line);
+    const metricNames = (lines: unknown[]) =>
+      emf(lines).flatMap((blob) =>
+        blob._aws.CloudWatchMetrics.flatMap((m: { Metrics: Array<{ Name: string }> }) =>
+          m.Metrics.map((metric) => metric.Name),
+        ),
+      );
 
     test('publishes a cold start once, then per-invocation metrics (EMF on stdout)', async () => {
       const fresh = buildPredictHandler();
-      const first = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: small }, { data: small }] }) }), fresh);
-      const second = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: small }] }) }), fresh);
+      const first = await invoke(
+        httpApiEvent('POST', '/v1/predict', {
+          headers: json,
+          body: JSON.stringify({ images: [{ data: small }, { data: small }] }),
+        }),
+        fresh,
+      );
+      const second = await invoke(
+        httpApiEvent('POST', '/v1/predict', { headers: json, body: JSON.stringify({ images: [{ data: small }] }) }),
+        fresh,
+      );
       assert.deepEqual([first.status, second.status], [200, 200]);
-      assert.deepEqual(metricNames(first.lines).sort(), ['BatchSize', 'ColdStart', 'DecodeTime', 'DownloadTime', 'ImagesClassified', 'InferenceTime', 'QueueTime', 'Requests']);
-      assert.deepEqual(metricNames(second.lines).sort(), ['BatchSize', 'DecodeTime', 'DownloadTime', 'ImagesClassified', 'InferenceTime', 'QueueTime', 'Requests']);
+      assert.deepEqual(metricNames(first.lines).sort(), [
+        'BatchSize',
+        'ColdStart',
+        'DecodeTime',
+        'DownloadTime',
+        'ImagesClassified',
+        'InferenceTime',
+        'QueueTime',
+        'Requests',
+      ]);
+      assert.deepEqual(metricNames(second.lines).sort(), [
+        'BatchSize',
+        'DecodeTime',
+        'DownloadTime',
+        'ImagesClassified',
+        'InferenceTime',
+        'QueueTime',
+        'Requests',
+      ]);
       const [blob] = emf(first.lines).filter((b) => 'ImagesClassified' in b);
       assert.equal(blob!.ImagesClassified, 2);
       assert.equal(blob!.BatchSize, 2);
@@ -182,7 +287,9 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
     });
 
     test('publishes errors by code, also when the request fails', async () => {
-      const { status, lines } = await invoke(httpApiEvent('POST', '/v1/predict', { headers: json, body: '{"top_k": 99}' }));
+      const { status, lines } = await invoke(
+        httpApiEvent('POST', '/v1/predict', { headers: json, body: '{"top_k": 99}' }),
+      );
       assert.equal(status, 422);
       const errorBlob = emf(lines).find((blob) => 'Errors' in blob);
       assert.deepEqual([errorBlob?.ErrorCode, errorBlob?.Errors], ['REQUEST_INVALID', 1]);
@@ -191,12 +298,19 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
     });
 
     test("uses the caller's x-request-id (when well-formed) as correlation id and echoes it", async () => {
-      for (const [given, used] of [['trace-42.a:b', 'trace-42.a:b'], ['has spaces', undefined], ['x'.repeat(129), undefined]] as const) {
+      for (const [given, used] of [
+        ['trace-42.a:b', 'trace-42.a:b'],
+        ['has spaces', undefined],
+        ['x'.repeat(129), undefined],
+      ] as const) {
         const event = httpApiEvent('GET', '/health/ready', { headers: { 'x-request-id': given } });
         const { headers, lines } = await invoke(event);
         const expected = used ?? event.requestContext.requestId;
         assert.equal(headers['x-request-id'], expected);
-        const line = lines.find((l) => (l as { message?: string }).message === 'Request completed') as Record<string, unknown>;
+        const line = lines.find((l) => (l as { message?: string }).message === 'Request completed') as Record<
+          string,
+          unknown
+        >;
         assert.equal(line.correlation_id, expected);
       }
     });
@@ -204,7 +318,10 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
     test('logs each request with the Lambda context and the API Gateway request id as correlation id', async () => {
       const event = httpApiEvent('GET', '/health/ready');
       const { lines } = await invoke(event);
-      const line = lines.find((l) => (l as { message?: string }).message === 'Request completed') as Record<string, unknown>;
+      const line = lines.find((l) => (l as { message?: string }).message === 'Request completed') as Record<
+        string,
+        unknown
+      >;
       assert.equal(line.correlation_id, event.requestContext.requestId);
       assert.equal(line.function_name, 'image-classifier-test-predict');
       assert.equal(line.status, 200);
@@ -222,8 +339,14 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
     });
 
     test('answers other methods with 405 and Allow: GET, other routes with 404, and echoes x-request-id', async () => {
-      const post = await health(httpApiEvent('POST', '/health', { headers: { 'x-request-id': 'probe-1' } }), lambdaContext('health'));
-      assert.deepEqual([post.statusCode, JSON.parse(post.body).code, post.headers.allow, post.headers['x-request-id']], [405, 'METHOD_NOT_ALLOWED', 'GET', 'probe-1']);
+      const post = await health(
+        httpApiEvent('POST', '/health', { headers: { 'x-request-id': 'probe-1' } }),
+        lambdaContext('health'),
+      );
+      assert.deepEqual(
+        [post.statusCode, JSON.parse(post.body).code, post.headers.allow, post.headers['x-request-id']],
+        [405, 'METHOD_NOT_ALLOWED', 'GET', 'probe-1'],
+      );
       const other = await health(httpApiEvent('GET', '/status'), lambdaContext('health'));
       assert.deepEqual([other.statusCode, JSON.parse(other.body).code], [404, 'ROUTE_NOT_FOUND']);
     });
@@ -248,7 +371,10 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       test(`${name}: a JSON 400 EVENT_UNSUPPORTED from both functions, never a runtime error`, async () => {
         for (const fn of [handler, health]) {
           const { status, body, headers } = await invoke(event as Parameters<LambdaHandler>[0], fn);
-          assert.deepEqual([status, body.code, headers['content-type']], [400, 'EVENT_UNSUPPORTED', 'application/json; charset=utf-8']);
+          assert.deepEqual(
+            [status, body.code, headers['content-type']],
+            [400, 'EVENT_UNSUPPORTED', 'application/json; charset=utf-8'],
+          );
         }
       });
     }

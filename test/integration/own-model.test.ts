@@ -29,9 +29,15 @@ describe('serving your own model (MODEL_DIR)', () => {
 
   /** The real server with the model folder, asked about a red and a blue image. */
   async function predictWith(modelDir: string, env: Record<string, string> = {}) {
-    const app: RunningApp = await startApp({ env: { MODEL_DIR: modelDir, ...env }, classifier: await loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR: modelDir, ...env })), silentLogger) });
+    const app: RunningApp = await startApp({
+      env: { MODEL_DIR: modelDir, ...env },
+      classifier: await loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR: modelDir, ...env })), silentLogger),
+    });
     try {
-      const predictions = await post(`${app.baseUrl}/v1/predict`, { images: [{ data: red }, { data: blue }], top_k: 2 });
+      const predictions = await post(`${app.baseUrl}/v1/predict`, {
+        images: [{ data: red }, { data: blue }],
+        top_k: 2,
+      });
       const model = await get(`${app.baseUrl}/v1/models`);
       return { predictions, model: model.body };
     } finally {
@@ -50,8 +56,14 @@ describe('serving your own model (MODEL_DIR)', () => {
       ],
     );
     // Softmax was applied: the two classes' probabilities add up to 1.
-    for (const image of predictions.body.images) assert.ok(Math.abs(image.predictions[0].score + image.predictions[1].score - 1) <= 1e-4);
-    assert.deepEqual(model, { name: 'tiny-onnx-nchw', engine: 'onnx', input: { width: 32, height: 32, channels: 3 }, classes: 2 });
+    for (const image of predictions.body.images)
+      assert.ok(Math.abs(image.predictions[0].score + image.predictions[1].score - 1) <= 1e-4);
+    assert.deepEqual(model, {
+      name: 'tiny-onnx-nchw',
+      engine: 'onnx',
+      input: { width: 32, height: 32, channels: 3 },
+      classes: 2,
+    });
   });
 
   for (const engine of ['tfjs-wasm', 'tfjs-cpu'] as const) {
@@ -59,7 +71,13 @@ describe('serving your own model (MODEL_DIR)', () => {
       const folder = path.join(dir, `layers-${engine}`);
       await writeTinyLayersModel(folder);
       const { predictions, model } = await predictWith(folder, { ENGINE: engine });
-      assert.deepEqual(predictions.body.images.map((image: { name: string; score: number }) => [image.name, image.score]), [['red', TFJS_RED], ['blue', TFJS_RED]]);
+      assert.deepEqual(
+        predictions.body.images.map((image: { name: string; score: number }) => [image.name, image.score]),
+        [
+          ['red', TFJS_RED],
+          ['blue', TFJS_RED],
+        ],
+      );
       assert.equal(model.engine, engine);
       assert.equal(model.classes, 2);
     });
@@ -69,18 +87,30 @@ describe('serving your own model (MODEL_DIR)', () => {
     const folder = path.join(dir, 'graph');
     await writeTinyGraphModel(folder);
     const { predictions } = await predictWith(folder);
-    assert.deepEqual(predictions.body.images.map((image: { name: string; score: number }) => [image.name, image.score]), [['red', TFJS_RED], ['blue', TFJS_RED]]);
+    assert.deepEqual(
+      predictions.body.images.map((image: { name: string; score: number }) => [image.name, image.score]),
+      [
+        ['red', TFJS_RED],
+        ['blue', TFJS_RED],
+      ],
+    );
   });
 
   test('channelOrder BGR swaps what the model sees: red looks blue', async () => {
     const folder = path.join(dir, 'bgr');
     await writeTinyLayersModel(folder, { input: { channelOrder: 'BGR' } });
     const { predictions } = await predictWith(folder);
-    assert.deepEqual(predictions.body.images.map((image: { name: string }) => image.name), ['blue', 'red']);
+    assert.deepEqual(
+      predictions.body.images.map((image: { name: string }) => image.name),
+      ['blue', 'red'],
+    );
   });
 
   test('the ONNX model also runs on worker threads, as the server runs it', async () => {
-    const classifier: Classifier = await loadClassifier(serverOptions(loadConfig({ MODEL_DIR: TINY_ONNX_DIR, WORKERS: '1' })), silentLogger);
+    const classifier: Classifier = await loadClassifier(
+      serverOptions(loadConfig({ MODEL_DIR: TINY_ONNX_DIR, WORKERS: '1' })),
+      silentLogger,
+    );
     try {
       const app = await startApp({ env: { MODEL_DIR: TINY_ONNX_DIR }, classifier });
       const { body } = await post(`${app.baseUrl}/v1/predict`, { images: [{ data: red }] });
@@ -92,19 +122,31 @@ describe('serving your own model (MODEL_DIR)', () => {
   });
 
   describe('refuses at start-up, with a message naming the problem', () => {
-    const load = (folder: string, engine: EngineChoice = 'auto') => loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR: folder, ENGINE: engine })), silentLogger);
+    const load = (folder: string, engine: EngineChoice = 'auto') =>
+      loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR: folder, ENGINE: engine })), silentLogger);
 
     test('a model.config.json with a bad value', async () => {
       const folder = path.join(dir, 'bad-config');
       await writeTinyLayersModel(folder, { input: { layout: 'HWC' } });
-      await assert.rejects(load(folder), (error: unknown) => error instanceof ModelFolderError && /model\.config\.json is not usable: .*input\.layout must be equal to one of the allowed values \(NHWC, NCHW\)/.test(error.message));
+      await assert.rejects(
+        load(folder),
+        (error: unknown) =>
+          error instanceof ModelFolderError &&
+          /model\.config\.json is not usable: .*input\.layout must be equal to one of the allowed values \(NHWC, NCHW\)/.test(
+            error.message,
+          ),
+      );
     });
 
     test('a model.config.json that is not JSON', async () => {
       const folder = path.join(dir, 'not-json');
       await writeTinyLayersModel(folder);
       await writeFile(path.join(folder, 'model.config.json'), '{ layout: NCHW }');
-      await assert.rejects(load(folder), (error: unknown) => error instanceof ModelFolderError && /model\.config\.json is not usable/.test(error.message));
+      await assert.rejects(
+        load(folder),
+        (error: unknown) =>
+          error instanceof ModelFolderError && /model\.config\.json is not usable/.test(error.message),
+      );
     });
 
     test('a size that contradicts the model', async () => {

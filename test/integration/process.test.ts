@@ -43,14 +43,18 @@ describe('server process', () => {
     const server = await spawnServer({ ALLOW_PRIVATE_URLS: 'true', DRAIN_TIMEOUT_MS: '5000' });
     await waitUntilReady(server.baseUrl);
     const body = JSON.stringify({ images: [{ url: slowImages.url('/owl.jpg') }] });
-    const accepted = Array.from({ length: 8 }, () => fetch(`${server.baseUrl}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
+    const accepted = Array.from({ length: 8 }, () =>
+      fetch(`${server.baseUrl}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }),
+    );
     // A keep-alive connection busy when the signal arrives is closed after its response, so a
     // request pipelined behind it is left unprocessed, for the client to send elsewhere.
     const socket = connect(Number(new URL(server.baseUrl).port), '127.0.0.1');
     let pipelined = '';
     socket.on('data', (chunk) => (pipelined += chunk));
     const socketClosed = once(socket, 'close');
-    socket.write(`POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n`);
+    socket.write(
+      `POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     const signalledAt = performance.now();
     server.child.kill('SIGTERM');
@@ -70,7 +74,11 @@ describe('server process', () => {
   test('when requests outlast DRAIN_TIMEOUT_MS, it exits anyway, with code 1 and a log line', async () => {
     const server = await spawnServer({ ALLOW_PRIVATE_URLS: 'true', DRAIN_TIMEOUT_MS: '300', TIMEOUT: '30' });
     await waitUntilReady(server.baseUrl);
-    const stuck = fetch(`${server.baseUrl}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ images: [{ url: slowImages.url('/never') }] }) }).catch(() => 'reset');
+    const stuck = fetch(`${server.baseUrl}/v1/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ images: [{ url: slowImages.url('/never') }] }),
+    }).catch(() => 'reset');
     await new Promise((resolve) => setTimeout(resolve, 200));
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 1);
@@ -84,7 +92,10 @@ describe('server process', () => {
     await fetch(`${server.baseUrl}/health`, { headers: { 'x-request-id': 'abc-123' } });
     server.child.kill('SIGTERM');
     await server.exited;
-    const line = server.logs.find((entry) => (entry as { request_id?: string }).request_id === 'abc-123') as Record<string, unknown>;
+    const line = server.logs.find((entry) => (entry as { request_id?: string }).request_id === 'abc-123') as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual([line.level, line.message, line.path, line.status], ['INFO', 'Request completed', '/health', 200]);
   });
 
@@ -92,8 +103,13 @@ describe('server process', () => {
     const server = await spawnServer({ REQUEST_TIMEOUT_MS: '500' });
     await waitUntilReady(server.baseUrl);
     const port = Number(new URL(server.baseUrl).port);
-    const partial = 'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"images": [';
-    const hangsUp = connect(port, '127.0.0.1', () => void hangsUp.write(partial, () => setTimeout(() => hangsUp.destroy(), 100)));
+    const partial =
+      'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"images": [';
+    const hangsUp = connect(
+      port,
+      '127.0.0.1',
+      () => void hangsUp.write(partial, () => setTimeout(() => hangsUp.destroy(), 100)),
+    );
     const stalls = connect(port, '127.0.0.1', () => void stalls.write(partial));
     let answer = '';
     stalls.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
@@ -105,11 +121,18 @@ describe('server process', () => {
     const levels = server.logs.map((entry) => (entry as { level?: string }).level);
     assert.ok(!levels.includes('ERROR') && !levels.includes('CRITICAL'), JSON.stringify(server.logs));
     const clientErrors = server.logs.filter((entry) => (entry as { message?: string }).message === 'Client error');
-    assert.deepEqual(clientErrors.map((entry) => (entry as { code: string }).code).sort(), ['REQUEST_MALFORMED', 'REQUEST_TIMEOUT']);
+    assert.deepEqual(clientErrors.map((entry) => (entry as { code: string }).code).sort(), [
+      'REQUEST_MALFORMED',
+      'REQUEST_TIMEOUT',
+    ]);
   });
 
   test('exits 2 with a message naming the variable when the configuration is invalid', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH, TIMEOUT: 'soon' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/main.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, TIMEOUT: 'soon' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     const [code] = await once(child, 'exit');
@@ -120,7 +143,10 @@ describe('server process', () => {
   test('exits 1 with a critical log line when the model folder cannot be served', async () => {
     const server = await spawnServer({ MODEL_DIR: 'test/fixtures' });
     assert.equal(await server.exited, 1);
-    const line = server.logs.find((entry) => (entry as { level?: string }).level === 'CRITICAL') as { message: string; error: { message: string } };
+    const line = server.logs.find((entry) => (entry as { level?: string }).level === 'CRITICAL') as {
+      message: string;
+      error: { message: string };
+    };
     assert.equal(line.message, 'The model could not be loaded');
     assert.match(line.error.message, /neither model.json/);
   });

@@ -15,8 +15,14 @@ const SEED_DOWNLOAD_MESSAGE = 'One or more images could not be downloaded.';
 /** Asserts a prediction against expected.json: acceptable top-1, probability within 0.02. */
 function assertMatchesReference(name: string, result: { category: string; name: string; score: number }) {
   const reference = expected[name]!;
-  assert.ok(reference.acceptable_top1_wnids.includes(result.category), `${name}: got ${result.category} ${result.name}`);
-  assert.ok(Math.abs(result.score - reference.top1.prob) <= 0.02, `${name}: score ${result.score} vs ${reference.top1.prob}`);
+  assert.ok(
+    reference.acceptable_top1_wnids.includes(result.category),
+    `${name}: got ${result.category} ${result.name}`,
+  );
+  assert.ok(
+    Math.abs(result.score - reference.top1.prob) <= 0.02,
+    `${name}: score ${result.score} vs ${reference.top1.prob}`,
+  );
 }
 
 describe('HTTP server', () => {
@@ -27,13 +33,16 @@ describe('HTTP server', () => {
   before(async () => {
     fixtureServer = await startHttpServer(async (req, res) => {
       const name = decodeURIComponent((req.url ?? '').slice('/images/'.length));
-      if (req.url?.startsWith('/images/') && fixtureNames.includes(name)) res.end(await readFile(path.join(FIXTURES_DIR, name)));
+      if (req.url?.startsWith('/images/') && fixtureNames.includes(name))
+        res.end(await readFile(path.join(FIXTURES_DIR, name)));
       else if (req.url === '/never-answers') return;
       else if (req.url === '/truncated.jpg') res.end((await readFixture('owl.jpg')).subarray(0, 20_000));
       else if (req.url === '/text') res.end('<html>not an image</html>');
       else res.writeHead(404).end();
     });
-    base64 = Object.fromEntries(await Promise.all(fixtureNames.map(async (name) => [name, (await readFixture(name)).toString('base64')])));
+    base64 = Object.fromEntries(
+      await Promise.all(fixtureNames.map(async (name) => [name, (await readFixture(name)).toString('base64')])),
+    );
     app = await startApp({ env: { ALLOW_PRIVATE_URLS: 'true', TIMEOUT: '1' } });
   });
   after(async () => {
@@ -55,22 +64,32 @@ describe('HTTP server', () => {
     }
 
     test('classifies every fixture by URL in one request, in request order, agreeing with single requests', async () => {
-      const { status, body } = await predict({ images: fixtureNames.map((name) => ({ url: fixtureServer.url(`/images/${name}`) })) });
+      const { status, body } = await predict({
+        images: fixtureNames.map((name) => ({ url: fixtureServer.url(`/images/${name}`) })),
+      });
       assert.equal(status, 200);
       assert.equal(body.images.length, fixtureNames.length);
       for (const [i, name] of fixtureNames.entries()) {
         assertMatchesReference(name, body.images[i]);
         const single = await predict({ images: [{ data: base64[name] }] });
         assert.equal(body.images[i].category, single.body.images[0].category, name);
-        assert.ok(Math.abs(body.images[i].score - single.body.images[0].score) <= 1e-4, `${name}: batched ${body.images[i].score} single ${single.body.images[0].score}`);
+        assert.ok(
+          Math.abs(body.images[i].score - single.body.images[0].score) <= 1e-4,
+          `${name}: batched ${body.images[i].score} single ${single.body.images[0].score}`,
+        );
       }
     });
 
     test('keeps request order when URLs and data are mixed', async () => {
       const order = ['parrot.jpg', 'cat.bmp', 'hot_dog.jpg', 'bird.bmp', 'parrot.jpg'];
-      const images = order.map((name, i) => (i % 2 ? { data: base64[name] } : { url: fixtureServer.url(`/images/${name}`) }));
+      const images = order.map((name, i) =>
+        i % 2 ? { data: base64[name] } : { url: fixtureServer.url(`/images/${name}`) },
+      );
       const { body } = await predict({ images });
-      assert.deepEqual(body.images.map((image: { category: string }) => image.category), order.map((name) => expected[name]!.top1.wnid));
+      assert.deepEqual(
+        body.images.map((image: { category: string }) => image.category),
+        order.map((name) => expected[name]!.top1.wnid),
+      );
     });
 
     test('returns the top_k classes, most probable first, when top_k > 1', async () => {
@@ -80,8 +99,15 @@ describe('HTTP server', () => {
       assert.equal(image.predictions.length, 5);
       assert.deepEqual({ score: image.score, category: image.category, name: image.name }, image.predictions[0]);
       const scores = image.predictions.map((p: { score: number }) => p.score);
-      assert.deepEqual(scores, [...scores].sort((a, b) => b - a));
-      assert.deepEqual(image.predictions.map((p: { name: string }) => p.name).slice(0, 3), ['Egyptian_cat', 'tabby', 'tiger_cat']);
+      assert.deepEqual(
+        scores,
+        [...scores].sort((a, b) => b - a),
+      );
+      assert.deepEqual(image.predictions.map((p: { name: string }) => p.name).slice(0, 3), [
+        'Egyptian_cat',
+        'tabby',
+        'tiger_cat',
+      ]);
     });
 
     test('rounds scores to 4 decimals', async () => {
@@ -96,7 +122,10 @@ describe('HTTP server', () => {
 
     test('reports stage timings in Server-Timing', async () => {
       const { headers } = await predict({ images: [{ data: base64['cat.bmp'] }] });
-      assert.match(headers.get('server-timing') ?? '', /^download;dur=[\d.]+, decode;dur=[\d.]+, queue;dur=[\d.]+, inference;dur=[\d.]+;desc="batches 1"$/);
+      assert.match(
+        headers.get('server-timing') ?? '',
+        /^download;dur=[\d.]+, decode;dur=[\d.]+, queue;dur=[\d.]+, inference;dur=[\d.]+;desc="batches 1"$/,
+      );
     });
   });
 
@@ -106,13 +135,21 @@ describe('HTTP server', () => {
     });
 
     test('GET /health/ready answers 200 once the model is loaded', async () => {
-      assert.deepEqual(await get(`${app.baseUrl}/health/ready`).then((r) => [r.status, r.body]), [200, { status: 'ready' }]);
+      assert.deepEqual(await get(`${app.baseUrl}/health/ready`).then((r) => [r.status, r.body]), [
+        200,
+        { status: 'ready' },
+      ]);
     });
 
     test('GET /v1/models describes the model and its engine', async () => {
       const { status, body } = await get(`${app.baseUrl}/v1/models`);
       assert.equal(status, 200);
-      assert.deepEqual(body, { name: 'mobilenet_v2', engine: body.engine, input: { width: 224, height: 224, channels: 3 }, classes: 1000 });
+      assert.deepEqual(body, {
+        name: 'mobilenet_v2',
+        engine: body.engine,
+        input: { width: 224, height: 224, channels: 3 },
+        classes: 1000,
+      });
       assert.match(body.engine, /^(onnx|tfjs-node|tfjs-wasm)$/);
     });
 
@@ -121,7 +158,15 @@ describe('HTTP server', () => {
       assert.equal(status, 200);
       assert.deepEqual(Object.keys(body.paths).sort(), ['/health', '/health/ready', '/v1/models', '/v1/predict']);
       const predictOperation = body.paths['/v1/predict'].post;
-      assert.deepEqual(Object.keys(predictOperation.responses).sort(), ['200', '400', '413', '415', '422', '500', '503']);
+      assert.deepEqual(Object.keys(predictOperation.responses).sort(), [
+        '200',
+        '400',
+        '413',
+        '415',
+        '422',
+        '500',
+        '503',
+      ]);
       assert.equal(predictOperation.requestBody.content['application/json'].schema.properties.images.maxItems, 32);
     });
 
@@ -132,7 +177,15 @@ describe('HTTP server', () => {
     });
 
     test('sends security headers for a JSON API on answers and errors alike', async () => {
-      for (const response of [await fetch(`${app.baseUrl}/health`), await fetch(`${app.baseUrl}/nope`), await fetch(`${app.baseUrl}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' })]) {
+      for (const response of [
+        await fetch(`${app.baseUrl}/health`),
+        await fetch(`${app.baseUrl}/nope`),
+        await fetch(`${app.baseUrl}/v1/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{',
+        }),
+      ]) {
         assert.equal(response.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'");
         assert.equal(response.headers.get('cache-control'), 'no-store');
         assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
@@ -174,7 +227,11 @@ describe('HTTP server', () => {
     });
 
     test('answers a body that is not JSON with 415 REQUEST_UNSUPPORTED_MEDIA_TYPE', async () => {
-      await expectError(predict('images=1', 'application/x-www-form-urlencoded'), 415, 'REQUEST_UNSUPPORTED_MEDIA_TYPE');
+      await expectError(
+        predict('images=1', 'application/x-www-form-urlencoded'),
+        415,
+        'REQUEST_UNSUPPORTED_MEDIA_TYPE',
+      );
       await expectError(predict('{}', 'text/plain'), 415, 'REQUEST_UNSUPPORTED_MEDIA_TYPE');
     });
 
@@ -186,7 +243,10 @@ describe('HTTP server', () => {
         [{ images: 'cat.jpg' }, 'images'],
         [{ images: [{ url: 5 }] }, 'images[0].url'],
         [{ images: [{ url: '' }] }, 'images[0].url'],
-        [{ images: [{ data: base64['owl.jpg'] }, { url: 'https://example.com/x.jpg', caption: 'x' }] }, 'images[1].caption'],
+        [
+          { images: [{ data: base64['owl.jpg'] }, { url: 'https://example.com/x.jpg', caption: 'x' }] },
+          'images[1].caption',
+        ],
         [{ image: [] }, 'image'],
       ];
       for (const [body, field] of cases) {
@@ -200,24 +260,47 @@ describe('HTTP server', () => {
 
     test('answers an image with both or neither of url and data with 422 IMAGE_SOURCE_INVALID', async () => {
       for (const entry of [{}, { url: 'https://example.com/a.jpg', data: base64['owl.jpg'] }]) {
-        const error = await expectError(predict({ images: [{ data: base64['owl.jpg'] }, entry] }), 422, 'REQUEST_INVALID');
-        assert.deepEqual(error.errors, [{ index: 1, field: 'images[1]', code: 'IMAGE_SOURCE_INVALID', message: 'images[1] needs exactly one of url or data.' }]);
+        const error = await expectError(
+          predict({ images: [{ data: base64['owl.jpg'] }, entry] }),
+          422,
+          'REQUEST_INVALID',
+        );
+        assert.deepEqual(error.errors, [
+          {
+            index: 1,
+            field: 'images[1]',
+            code: 'IMAGE_SOURCE_INVALID',
+            message: 'images[1] needs exactly one of url or data.',
+          },
+        ]);
       }
     });
 
     test('answers a 404 download with 400 and the seed message, naming the index', async () => {
-      const error = await expectError(predict({ images: [{ data: base64['owl.jpg'] }, { url: fixtureServer.url('/missing.jpg') }] }), 400, 'IMAGES_REJECTED');
+      const error = await expectError(
+        predict({ images: [{ data: base64['owl.jpg'] }, { url: fixtureServer.url('/missing.jpg') }] }),
+        400,
+        'IMAGES_REJECTED',
+      );
       assert.equal(error.message, SEED_DOWNLOAD_MESSAGE);
-      assert.deepEqual(error.errors, [{ index: 1, code: 'DOWNLOAD_FAILED', message: 'The image server answered with status 404.' }]);
+      assert.deepEqual(error.errors, [
+        { index: 1, code: 'DOWNLOAD_FAILED', message: 'The image server answered with status 404.' },
+      ]);
     });
 
     test('answers a download that never finishes with 400 DOWNLOAD_TIMEOUT after TIMEOUT', async () => {
-      const error = await expectError(predict({ images: [{ url: fixtureServer.url('/never-answers') }] }), 400, 'IMAGES_REJECTED');
+      const error = await expectError(
+        predict({ images: [{ url: fixtureServer.url('/never-answers') }] }),
+        400,
+        'IMAGES_REJECTED',
+      );
       assert.equal(error.errors[0].code, 'DOWNLOAD_TIMEOUT');
     });
 
     test('names every failing image with its own reason', async () => {
-      const bomb = await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: 'white' } }).png({ compressionLevel: 9 }).toBuffer();
+      const bomb = await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: 'white' } })
+        .png({ compressionLevel: 9 })
+        .toBuffer();
       const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>');
       const owl = await readFixture('owl.jpg');
       const error = await expectError(
@@ -252,7 +335,11 @@ describe('HTTP server', () => {
     });
 
     test('says "could not be processed" when every image was fetched but some could not be decoded', async () => {
-      const error = await expectError(predict({ images: [{ data: Buffer.from('plain text').toString('base64') }] }), 400, 'IMAGES_REJECTED');
+      const error = await expectError(
+        predict({ images: [{ data: Buffer.from('plain text').toString('base64') }] }),
+        400,
+        'IMAGES_REJECTED',
+      );
       assert.equal(error.message, 'One or more images could not be processed.');
     });
 
@@ -271,7 +358,14 @@ describe('HTTP server', () => {
   describe('limits (small values set through the environment)', () => {
     let limited: RunningApp;
     before(async () => {
-      limited = await startApp({ env: { ALLOW_PRIVATE_URLS: 'true', MAX_BODY_BYTES: '300000', MAX_IMAGE_BYTES: '150000', MAX_IMAGES_PER_REQUEST: '2' } });
+      limited = await startApp({
+        env: {
+          ALLOW_PRIVATE_URLS: 'true',
+          MAX_BODY_BYTES: '300000',
+          MAX_IMAGE_BYTES: '150000',
+          MAX_IMAGES_PER_REQUEST: '2',
+        },
+      });
     });
     after(() => limited.close());
     const predictLimited = (body: unknown) => post(`${limited.baseUrl}/v1/predict`, body);
@@ -289,9 +383,17 @@ describe('HTTP server', () => {
     });
 
     test('answers an image over MAX_IMAGE_BYTES, downloaded or in base64, with IMAGE_TOO_LARGE', async () => {
-      const { status, body } = await predictLimited({ images: [{ url: fixtureServer.url('/images/parrot.jpg') }, { data: (await readFixture('parrot.jpg')).subarray(0, 160_000).toString('base64') }] });
+      const { status, body } = await predictLimited({
+        images: [
+          { url: fixtureServer.url('/images/parrot.jpg') },
+          { data: (await readFixture('parrot.jpg')).subarray(0, 160_000).toString('base64') },
+        ],
+      });
       assert.equal(status, 400);
-      assert.deepEqual(body.errors.map((e: { code: string }) => e.code), ['IMAGE_TOO_LARGE', 'IMAGE_TOO_LARGE']);
+      assert.deepEqual(
+        body.errors.map((e: { code: string }) => e.code),
+        ['IMAGE_TOO_LARGE', 'IMAGE_TOO_LARGE'],
+      );
     });
   });
 
@@ -309,13 +411,22 @@ describe('HTTP server', () => {
 
     test('runs images of concurrent HTTP requests in shared batches, each answered correctly', async () => {
       const names = ['owl.jpg', 'parrot.jpg', 'hot_dog.jpg', 'cat_720p.jpg'];
-      const responses = await Promise.all(Array.from({ length: 16 }, (_, i) => post(`${pooledApp.baseUrl}/v1/predict`, { images: [{ data: base64[names[i % 4]!] }] })));
+      const responses = await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          post(`${pooledApp.baseUrl}/v1/predict`, { images: [{ data: base64[names[i % 4]!] }] }),
+        ),
+      );
       responses.forEach((response, i) => {
         assert.equal(response.status, 200);
         assertMatchesReference(names[i % 4]!, response.body.images[0]);
       });
-      const batchSizes = responses.map((response) => Number(/batches (\d+)/.exec(response.headers.get('server-timing') ?? '')?.[1]));
-      assert.ok(batchSizes.some((size) => size > 1), `batch sizes: ${batchSizes.join(' ')}`);
+      const batchSizes = responses.map((response) =>
+        Number(/batches (\d+)/.exec(response.headers.get('server-timing') ?? '')?.[1]),
+      );
+      assert.ok(
+        batchSizes.some((size) => size > 1),
+        `batch sizes: ${batchSizes.join(' ')}`,
+      );
     });
   });
 
@@ -325,7 +436,9 @@ describe('HTTP server', () => {
     before(async () => {
       const owl = await readFixture('owl.jpg');
       slowImages = await startHttpServer((_req, res) => void setTimeout(() => res.end(owl), 500));
-      small = await startApp({ env: { ALLOW_PRIVATE_URLS: 'true', MAX_QUEUE_IMAGES: '8', MAX_IMAGES_PER_REQUEST: '8' } });
+      small = await startApp({
+        env: { ALLOW_PRIVATE_URLS: 'true', MAX_QUEUE_IMAGES: '8', MAX_IMAGES_PER_REQUEST: '8' },
+      });
     });
     after(async () => {
       await small.close();
@@ -374,7 +487,10 @@ describe('HTTP server', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       const closed = closing.close();
       const late = await closing.server.app.inject({ method: 'GET', url: '/health' });
-      assert.deepEqual([late.statusCode, late.json().code, late.headers['retry-after']], [503, 'SERVICE_SHUTTING_DOWN', '1']);
+      assert.deepEqual(
+        [late.statusCode, late.json().code, late.headers['retry-after']],
+        [503, 'SERVICE_SHUTTING_DOWN', '1'],
+      );
       assert.equal((await inFlight).status, 200);
       await closed;
       await slowImages.close();
@@ -387,19 +503,25 @@ describe('HTTP server', () => {
     let hits = 0;
     before(async () => {
       // A "public" server: the test policy counts 127.0.0.2 as public, everything else is the real policy.
-      publicServer = await startHttpServer((req, res) => {
+      publicServer = await startHttpServer((_req, res) => {
         hits++;
         res.writeHead(302, { location: fixtureServer.url('/images/owl.jpg') }).end();
       }, '127.0.0.2');
       // Names stand in for the private and link-local addresses, so no URL carries a non-loopback address;
       // the guard refuses them by the address they resolve to. Any other name resolves to loopback.
-      const addresses: Record<string, string> = { 'cdn.example': '127.0.0.2', 'private.example': '10.1.2.3', 'metadata.example': '169.254.169.254' };
+      const addresses: Record<string, string> = {
+        'cdn.example': '127.0.0.2',
+        'private.example': '10.1.2.3',
+        'metadata.example': '169.254.169.254',
+      };
       const lookup = ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
         const address = addresses[hostname] ?? '127.0.0.1';
         if (options.all) callback(null, [{ address, family: 4 }]);
         else callback(null, address, 4);
       }) as never;
-      guarded = await startApp({ downloaderDeps: { lookup, isAddressAllowed: (address) => address === '127.0.0.2' || isPublicAddress(address) } });
+      guarded = await startApp({
+        downloaderDeps: { lookup, isAddressAllowed: (address) => address === '127.0.0.2' || isPublicAddress(address) },
+      });
     });
     after(async () => {
       await guarded.close();
@@ -438,7 +560,10 @@ describe('HTTP server', () => {
 
     test('is alive but not ready: /health 200, /health/ready and /v1/predict 503 with Retry-After', async () => {
       assert.equal((await get(`${loading.baseUrl}/health`)).status, 200);
-      for (const response of [await get(`${loading.baseUrl}/health/ready`), await post(`${loading.baseUrl}/v1/predict`, { images: [] })]) {
+      for (const response of [
+        await get(`${loading.baseUrl}/health/ready`),
+        await post(`${loading.baseUrl}/v1/predict`, { images: [] }),
+      ]) {
         assert.deepEqual([response.status, response.body.code], [503, 'SERVICE_NOT_READY']);
         assert.equal(response.headers.get('retry-after'), '1');
       }
@@ -449,7 +574,10 @@ describe('HTTP server', () => {
     let faulty: RunningApp;
     before(async () => {
       const real: Classifier = await sharedClassifier();
-      const throwing: Classifier = { ...real, classify: async () => Promise.reject(new Error('engine exploded at /internal/path')) };
+      const throwing: Classifier = {
+        ...real,
+        classify: async () => Promise.reject(new Error('engine exploded at /internal/path')),
+      };
       faulty = await startApp({ classifier: throwing });
     });
     after(() => faulty.close());

@@ -11,8 +11,16 @@ import { ROOT } from '../helpers/process.ts';
  * local` without --path reads the event from a stdin that is not a terminal, and would wait on a pipe.
  */
 async function serverless(...args: string[]): Promise<string> {
-  const child = spawn('npx', ['--no-install', 'serverless', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' } });
-  const [stdout, stderr, code] = await Promise.all([text(child.stdout), text(child.stderr), new Promise((resolve) => child.on('close', resolve))]);
+  const child = spawn('npx', ['--no-install', 'serverless', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    text(child.stdout),
+    text(child.stderr),
+    new Promise((resolve) => child.on('close', resolve)),
+  ]);
   assert.equal(code, 0, `serverless ${args.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`);
   return stdout;
 }
@@ -35,15 +43,29 @@ describe('serverless.yml (osls, offline)', () => {
     assert.equal(config.provider.stage, 'dev');
     assert.equal(config.provider.region, 'us-east-1');
     assert.equal(config.provider.runtime, 'nodejs22.x');
-    assert.deepEqual(config.provider.ecr.images.classifier, { path: './', file: 'Dockerfile', buildOptions: ['--target', 'lambda'], buildArgs: { MODEL_DIR: 'models/mobilenet_v2' }, platform: 'linux/amd64', provenance: 'false' });
+    assert.deepEqual(config.provider.ecr.images.classifier, {
+      path: './',
+      file: 'Dockerfile',
+      buildOptions: ['--target', 'lambda'],
+      buildArgs: { MODEL_DIR: 'models/mobilenet_v2' },
+      platform: 'linux/amd64',
+      provenance: 'false',
+    });
     assert.equal(config.provider.environment.MODEL_DIR, 'models/mobilenet_v2');
     const { predict, health } = config.functions;
     assert.deepEqual(predict.image, { name: 'classifier', command: ['dist/predict.handler'] });
     assert.deepEqual(health.image, { name: 'classifier', command: ['dist/health.handler'] });
     assert.equal(predict.handler, null);
     // API Gateway routes exactly the route table's routes, each to its function.
-    for (const [name, fn] of [['predict', predict], ['health', health]] as const) {
-      assert.deepEqual(fn.events.map((e: { httpApi: string }) => e.httpApi).sort(), routesOf(name).map(routeKey).sort(), name);
+    for (const [name, fn] of [
+      ['predict', predict],
+      ['health', health],
+    ] as const) {
+      assert.deepEqual(
+        fn.events.map((e: { httpApi: string }) => e.httpApi).sort(),
+        routesOf(name).map(routeKey).sort(),
+        name,
+      );
     }
     assert.equal(predict.memorySize, 2048);
     assert.ok(predict.timeout <= 29, 'within API Gateway’s 30 s');
@@ -52,7 +74,14 @@ describe('serverless.yml (osls, offline)', () => {
   });
 
   test('prints the prod stage with its own params, and takes a param from the command line', async () => {
-    const config = await print('--stage', 'prod', '--region', 'eu-west-1', '--param', 'predictProvisionedConcurrency=2');
+    const config = await print(
+      '--stage',
+      'prod',
+      '--region',
+      'eu-west-1',
+      '--param',
+      'predictProvisionedConcurrency=2',
+    );
     assert.equal(config.provider.region, 'eu-west-1');
     assert.equal(config.functions.predict.memorySize, 3008);
     assert.equal(config.provider.logRetentionInDays, 90);
@@ -79,9 +108,15 @@ describe('serverless.yml (osls, offline)', () => {
     assert.equal(config.functions.predict.image, null);
   });
 
-  for (const [file, version] of [['http-api-v2.json', 'HTTP API v2'], ['http-api-v2-base64.json', 'HTTP API v2, base64 body'], ['rest-v1.json', 'REST v1']]) {
+  for (const [file, version] of [
+    ['http-api-v2.json', 'HTTP API v2'],
+    ['http-api-v2-base64.json', 'HTTP API v2, base64 body'],
+    ['rest-v1.json', 'REST v1'],
+  ]) {
     test(`invoke local runs predict on the ${version} event and prints the real response`, async () => {
-      const response = invokeResult(await serverless('invoke', 'local', '--stage', 'local', '-f', 'predict', '--path', `test/events/${file}`));
+      const response = invokeResult(
+        await serverless('invoke', 'local', '--stage', 'local', '-f', 'predict', '--path', `test/events/${file}`),
+      );
       assert.equal(response.statusCode, 200);
       const body = JSON.parse(response.body);
       assert.equal(body.images[0].name, 'Egyptian_cat');
@@ -97,7 +132,9 @@ describe('serverless.yml (osls, offline)', () => {
   }
 
   test('invoke local runs health', async () => {
-    const response = invokeResult(await serverless('invoke', 'local', '--stage', 'local', '-f', 'health', '--path', 'test/events/health-v2.json'));
+    const response = invokeResult(
+      await serverless('invoke', 'local', '--stage', 'local', '-f', 'health', '--path', 'test/events/health-v2.json'),
+    );
     assert.deepEqual([response.statusCode, JSON.parse(response.body)], [200, { message: 'OK' }]);
   });
 });

@@ -8,7 +8,8 @@ import { type WorkerPool, startWorkerPool } from '../../lib/model/worker-pool.ts
 import { sharedClassifier, silentLogger } from '../helpers/app.ts';
 import { MODEL_DIR, readFixture } from '../helpers/fixtures.ts';
 
-const failsWithInferenceFailed = (error: unknown) => error instanceof ServiceError && error.code === 'SERVICE_INFERENCE_FAILED' && error.retryAfterSeconds === 1;
+const failsWithInferenceFailed = (error: unknown) =>
+  error instanceof ServiceError && error.code === 'SERVICE_INFERENCE_FAILED' && error.retryAfterSeconds === 1;
 
 describe('inference on worker threads', () => {
   let cat: Buffer;
@@ -29,7 +30,10 @@ describe('inference on worker threads', () => {
 
     test('runs concurrent requests batched across requests, with the in-process predictions', async () => {
       const results = await Promise.all(Array.from({ length: 12 }, (_, i) => pooled.classify([i % 2 ? cat : owl])));
-      assert.ok(results.some((result) => result.batchSizes[0]! > 1), `batch sizes: ${results.map((r) => r.batchSizes).join(' ')}`);
+      assert.ok(
+        results.some((result) => result.batchSizes[0]! > 1),
+        `batch sizes: ${results.map((r) => r.batchSizes).join(' ')}`,
+      );
       const reference = await inProcess.classify([owl, cat]);
       results.forEach((result, i) => {
         const expected = reference.probabilities[i % 2]!;
@@ -42,18 +46,29 @@ describe('inference on worker threads', () => {
     });
 
     test('reports queue and inference time: a third full batch waits for one of the two workers', async () => {
-      const results = await Promise.all([1, 2, 3].map(() => pooled.classify(Array.from({ length: 8 }, (_, i) => (i % 2 ? cat : owl)))));
-      assert.deepEqual(results.map((result) => result.batchSizes), [[8], [8], [8]]);
+      const results = await Promise.all(
+        [1, 2, 3].map(() => pooled.classify(Array.from({ length: 8 }, (_, i) => (i % 2 ? cat : owl)))),
+      );
+      assert.deepEqual(
+        results.map((result) => result.batchSizes),
+        [[8], [8], [8]],
+      );
       assert.ok(results.every((result) => result.inferenceMs > 0));
       const [shortest, , longest] = results.map((result) => result.queueMs).sort((a, b) => a - b);
       const fastestBatch = Math.min(...results.map((result) => result.inferenceMs));
-      assert.ok(longest! >= fastestBatch / 2, `queued ${results.map((r) => r.queueMs.toFixed(1))} ms; batches took ${results.map((r) => r.inferenceMs.toFixed(1))} ms`);
+      assert.ok(
+        longest! >= fastestBatch / 2,
+        `queued ${results.map((r) => r.queueMs.toFixed(1))} ms; batches took ${results.map((r) => r.inferenceMs.toFixed(1))} ms`,
+      );
       assert.ok(shortest! < longest!);
     });
   });
 
   test('keeps the main thread free while a batch runs (tfjs-cpu, slow on purpose)', async () => {
-    const slow = await loadClassifier(serverOptions(loadConfig({ MODEL_DIR, WORKERS: '1', ENGINE: 'tfjs-cpu' })), silentLogger);
+    const slow = await loadClassifier(
+      serverOptions(loadConfig({ MODEL_DIR, WORKERS: '1', ENGINE: 'tfjs-cpu' })),
+      silentLogger,
+    );
     try {
       let ticks = 0;
       let running = true;
@@ -112,7 +127,12 @@ describe('inference on worker threads', () => {
 
     test('a worker that cannot load its model stops the pool from starting', async () => {
       await assert.rejects(
-        startWorkerPool({ size: 1, worker: { modelDir: '/nonexistent', engine: 'onnx', threads: 1, logLevel: 'SILENT', serviceName: 'test' }, inferenceTimeoutMs: 1000, logger: silentLogger }),
+        startWorkerPool({
+          size: 1,
+          worker: { modelDir: '/nonexistent', engine: 'onnx', threads: 1, logLevel: 'SILENT', serviceName: 'test' },
+          inferenceTimeoutMs: 1000,
+          logger: silentLogger,
+        }),
         /neither model.json/,
       );
     });

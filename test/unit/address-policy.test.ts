@@ -42,7 +42,18 @@ describe('isPublicAddress', () => {
     test(`refuses ${address} (${why})`, () => assert.equal(isPublicAddress(address!), false));
   }
 
-  const allowed = ['8.8.8.8', '1.1.1.1', '93.184.215.14', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '2a00:1450:4001::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '[2606:4700::1111]'];
+  const allowed = [
+    '8.8.8.8',
+    '1.1.1.1',
+    '93.184.215.14',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2606:4700:4700::1111',
+    '2a00:1450:4001::200e',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '[2606:4700::1111]',
+  ];
   for (const address of allowed) {
     test(`allows the public address ${address}`, () => assert.equal(isPublicAddress(address), true));
   }

@@ -43,7 +43,11 @@ describe('decodeBase64Image', () => {
     const foreign = ['*', '.', '=', ':', 'é', '\u0000', '!'];
     for (let size = 1; size <= 64; size++) {
       const data = Buffer.from(Array.from({ length: size }, (_, i) => (i * 37 + size * 11) % 256));
-      for (const text of [data.toString('base64'), data.toString('base64url'), data.toString('base64').replace(/=+$/, '')]) {
+      for (const text of [
+        data.toString('base64'),
+        data.toString('base64url'),
+        data.toString('base64').replace(/=+$/, ''),
+      ]) {
         assert.deepEqual(decodeBase64Image(text, 1000), data, text);
         for (let at = 0; at < text.length; at += 3) {
           const broken = text.slice(0, at) + foreign[at % foreign.length] + text.slice(at);

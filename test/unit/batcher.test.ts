@@ -144,7 +144,11 @@ describe('Batcher', () => {
     void batcher.submit([1, 2, 3, 4]); // occupies the only runner
     const waiting = batcher.submit([5, 6]);
     clock.advance(100);
-    await assert.rejects(waiting, (error: unknown) => error instanceof ServiceError && error.code === 'SERVICE_OVERLOADED' && error.retryAfterSeconds === 1);
+    await assert.rejects(
+      waiting,
+      (error: unknown) =>
+        error instanceof ServiceError && error.code === 'SERVICE_OVERLOADED' && error.retryAfterSeconds === 1,
+    );
     assert.equal(batcher.queued, 0);
     running[0]!.finish();
     await settle();
@@ -168,7 +172,12 @@ describe('Batcher', () => {
 
   test('answers an empty request at once', async () => {
     const { runner, batches } = manualRunner(1);
-    assert.deepEqual(await new Batcher(runner, policy).submit([]), { outputs: [], queueMs: 0, inferenceMs: 0, batchSizes: [] });
+    assert.deepEqual(await new Batcher(runner, policy).submit([]), {
+      outputs: [],
+      queueMs: 0,
+      inferenceMs: 0,
+      batchSizes: [],
+    });
     assert.deepEqual(batches, []);
   });
 });

@@ -32,32 +32,52 @@ describe('decodeBmp', () => {
 
   test('reads top-down rows (negative height)', async () => {
     const rgb = pattern();
-    assert.deepEqual(new Uint8Array((await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel: 24, topDown: true }), 1e6)).data), rgb);
+    assert.deepEqual(
+      new Uint8Array((await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel: 24, topDown: true }), 1e6)).data),
+      rgb,
+    );
   });
 
   test('reads the OS/2 core header', async () => {
     const rgb = pattern();
-    assert.deepEqual(new Uint8Array((await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel: 24, headerSize: 12 }), 1e6)).data), rgb);
-    assert.deepEqual(new Uint8Array((await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel: 8, headerSize: 12 }), 1e6)).data), rgb);
+    assert.deepEqual(
+      new Uint8Array((await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel: 24, headerSize: 12 }), 1e6)).data),
+      rgb,
+    );
+    assert.deepEqual(
+      new Uint8Array((await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel: 8, headerSize: 12 }), 1e6)).data),
+      rgb,
+    );
   });
 
   for (const bitsPerPixel of [1, 4, 8] as const) {
     test(`reads ${bitsPerPixel}-bit palette images`, async () => {
       const rgb = pattern(bitsPerPixel === 1 ? colours.slice(0, 2) : colours);
-      assert.deepEqual(new Uint8Array((await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel }), 1e6)).data), rgb);
+      assert.deepEqual(
+        new Uint8Array((await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel }), 1e6)).data),
+        rgb,
+      );
     });
   }
 
   test('reads 32-bit BI_RGB (BGRX) images', async () => {
     const rgb = pattern();
-    assert.deepEqual(new Uint8Array((await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel: 32 }), 1e6)).data), rgb);
+    assert.deepEqual(
+      new Uint8Array((await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel: 32 }), 1e6)).data),
+      rgb,
+    );
   });
 
   test('reads 32-bit BI_BITFIELDS images with masks in a v4 header and after a 40-byte header', async () => {
     const rgb = pattern();
     const masks: [number, number, number] = [0x0000ff00, 0x00ff0000, 0xff000000];
     for (const headerSize of [40, 108] as const) {
-      assert.deepEqual(new Uint8Array((await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel: 32, headerSize, masks }), 1e6)).data), rgb);
+      assert.deepEqual(
+        new Uint8Array(
+          (await decodeBmp(writeBmp({ width, height, rgb, bitsPerPixel: 32, headerSize, masks }), 1e6)).data,
+        ),
+        rgb,
+      );
     }
   });
 
@@ -86,7 +106,10 @@ describe('decodeBmp', () => {
   test('refuses RLE compression as an unsupported format', async () => {
     const file = writeBmp({ width, height, rgb: pattern(), bitsPerPixel: 8 });
     file.writeUInt32LE(1, 30);
-    await assert.rejects(decodeBmp(file, 1e6), (error: unknown) => failsWith('IMAGE_UNSUPPORTED_FORMAT')(error) && /RLE8/.test((error as Error).message));
+    await assert.rejects(
+      decodeBmp(file, 1e6),
+      (error: unknown) => failsWith('IMAGE_UNSUPPORTED_FORMAT')(error) && /RLE8/.test((error as Error).message),
+    );
   });
 
   test('refuses a header whose pixel count exceeds the limit, before allocating', async () => {

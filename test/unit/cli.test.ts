@@ -5,19 +5,42 @@ import { progressBar, shouldShowProgress, table } from '../../lib/cli/output.ts'
 
 describe('classify: arguments', () => {
   test('defaults to top 1, a table, in this process', () => {
-    assert.deepEqual(parseCliArgs(['a.jpg']), { inputs: ['a.jpg'], top: 1, json: false, endpoint: undefined, modelDir: undefined, engine: undefined, progress: undefined, help: false });
+    assert.deepEqual(parseCliArgs(['a.jpg']), {
+      inputs: ['a.jpg'],
+      top: 1,
+      json: false,
+      endpoint: undefined,
+      modelDir: undefined,
+      engine: undefined,
+      progress: undefined,
+      help: false,
+    });
   });
 
   test('reads every flag', () => {
-    const options = parseCliArgs(['--top', '5', '--json', '--no-progress', '--endpoint', 'https://api.example.com/', 'dir']);
-    assert.deepEqual([options.top, options.json, options.progress, options.endpoint], [5, true, false, 'https://api.example.com']);
+    const options = parseCliArgs([
+      '--top',
+      '5',
+      '--json',
+      '--no-progress',
+      '--endpoint',
+      'https://api.example.com/',
+      'dir',
+    ]);
+    assert.deepEqual(
+      [options.top, options.json, options.progress, options.endpoint],
+      [5, true, false, 'https://api.example.com'],
+    );
   });
 
   test('refuses what cannot work, naming the flag', () => {
     assert.throws(() => parseCliArgs(['--top', 'x', 'a']), /--top must be an integer/);
     assert.throws(() => parseCliArgs(['--engine', 'gpu', 'a']), /--engine must be one of auto, onnx/);
     assert.throws(() => parseCliArgs(['--endpoint', 'ftp://x', 'a']), /--endpoint must be an http\(s\) URL/);
-    assert.throws(() => parseCliArgs(['--endpoint', 'http://x', '--engine', 'onnx', 'a']), /apply to classifying in this process/);
+    assert.throws(
+      () => parseCliArgs(['--endpoint', 'http://x', '--engine', 'onnx', 'a']),
+      /apply to classifying in this process/,
+    );
     assert.throws(() => parseCliArgs(['--unknown', 'a']), /Unknown option '--unknown'/);
     assert.throws(() => parseCliArgs([]), /at least one file/);
   });
@@ -46,6 +69,15 @@ describe('classify: output', () => {
       ],
       1,
     );
-    assert.equal(out, ['FILE          TOP-1                SCORE', 'a.jpg         tabby                0.5000', 'longer/b.jpg  error IMAGE_CORRUPT', 'longer/b.jpg: The image is truncated or corrupt.', '2 images: 1 classified, 1 failed'].join('\n'));
+    assert.equal(
+      out,
+      [
+        'FILE          TOP-1                SCORE',
+        'a.jpg         tabby                0.5000',
+        'longer/b.jpg  error IMAGE_CORRUPT',
+        'longer/b.jpg: The image is truncated or corrupt.',
+        '2 images: 1 classified, 1 failed',
+      ].join('\n'),
+    );
   });
 });

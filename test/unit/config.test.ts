@@ -22,7 +22,14 @@ describe('loadConfig', () => {
   });
 
   test('reads values from the environment and converts TIMEOUT from seconds to ms', () => {
-    const config = loadConfig({ PORT: '9000', TIMEOUT: '2', THREAD_COUNT: '3', ALLOW_PRIVATE_URLS: 'true', ENGINE: 'TFJS-WASM', LOG_LEVEL: 'debug' });
+    const config = loadConfig({
+      PORT: '9000',
+      TIMEOUT: '2',
+      THREAD_COUNT: '3',
+      ALLOW_PRIVATE_URLS: 'true',
+      ENGINE: 'TFJS-WASM',
+      LOG_LEVEL: 'debug',
+    });
     assert.equal(config.port, 9000);
     assert.equal(config.downloadTimeoutMs, 2000);
     assert.equal(config.downloadConcurrency, 3);
@@ -40,12 +47,18 @@ describe('loadConfig', () => {
   });
 
   test('throws ConfigError naming the variable, the rule and the value received', () => {
-    assert.throws(() => loadConfig({ TIMEOUT: '0' }), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.match(error.message, /TIMEOUT must be >= 1 \(received "0"\)/);
-      return true;
-    });
-    assert.throws(() => loadConfig({ ENGINE: 'gpu' }), /ENGINE must be equal to one of the allowed values: auto, onnx, tfjs-node, tfjs-wasm, tfjs-cpu \(received "gpu"\)/);
+    assert.throws(
+      () => loadConfig({ TIMEOUT: '0' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /TIMEOUT must be >= 1 \(received "0"\)/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => loadConfig({ ENGINE: 'gpu' }),
+      /ENGINE must be equal to one of the allowed values: auto, onnx, tfjs-node, tfjs-wasm, tfjs-cpu \(received "gpu"\)/,
+    );
     assert.throws(() => loadConfig({ PORT: 'eighty' }), /PORT must be integer \(received "eighty"\)/);
     assert.throws(() => loadConfig({ ALLOW_PRIVATE_URLS: 'maybe' }), /ALLOW_PRIVATE_URLS must be boolean/);
   });
@@ -59,12 +72,18 @@ describe('loadConfig', () => {
 
   test('accepts auto or a count for WORKERS and ENGINE_THREADS, and refuses anything else', () => {
     assert.deepEqual([loadConfig({}).workers, loadConfig({}).engineThreads], ['auto', 'auto']);
-    assert.deepEqual([loadConfig({ WORKERS: '0', ENGINE_THREADS: '2' }).workers, loadConfig({ ENGINE_THREADS: '2' }).engineThreads], [0, 2]);
+    assert.deepEqual(
+      [loadConfig({ WORKERS: '0', ENGINE_THREADS: '2' }).workers, loadConfig({ ENGINE_THREADS: '2' }).engineThreads],
+      [0, 2],
+    );
     assert.throws(() => loadConfig({ WORKERS: 'many' }), /WORKERS must be integer or auto \(received "many"\)/);
   });
 
   test('refuses a queue smaller than the largest request', () => {
-    assert.throws(() => loadConfig({ MAX_QUEUE_IMAGES: '8', MAX_IMAGES_PER_REQUEST: '16' }), /MAX_QUEUE_IMAGES \(8\) must be at least MAX_IMAGES_PER_REQUEST \(16\)/);
+    assert.throws(
+      () => loadConfig({ MAX_QUEUE_IMAGES: '8', MAX_IMAGES_PER_REQUEST: '16' }),
+      /MAX_QUEUE_IMAGES \(8\) must be at least MAX_IMAGES_PER_REQUEST \(16\)/,
+    );
   });
 
   test('reports every bad variable at once', () => {

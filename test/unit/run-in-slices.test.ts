@@ -12,7 +12,8 @@ function recordingModel() {
     slices.push(count);
     assert.equal(batch.length, count * IMAGE_SIZE);
     const output = new Float32Array(count * CLASSES);
-    for (let i = 0; i < count; i++) output.set([batch[i * IMAGE_SIZE]!, batch[i * IMAGE_SIZE + 1]!, count], i * CLASSES);
+    for (let i = 0; i < count; i++)
+      output.set([batch[i * IMAGE_SIZE]!, batch[i * IMAGE_SIZE + 1]!, count], i * CLASSES);
     return output;
   };
   return { run, slices };

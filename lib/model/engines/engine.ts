@@ -26,7 +26,9 @@ export interface Engine {
 }
 
 /** What the rest of the service knows of a loaded engine, wherever it runs (this thread or a worker). */
-export type EngineSummary = Pick<Engine, 'name' | 'classes' | 'details'> & { input: Pick<InputSpec, 'width' | 'height' | 'channels'> };
+export type EngineSummary = Pick<Engine, 'name' | 'classes' | 'details'> & {
+  input: Pick<InputSpec, 'width' | 'height' | 'channels'>;
+};
 
 /** The engine cannot run here (package not installed, native library missing, model format absent). */
 export class EngineUnavailableError extends Error {

@@ -17,7 +17,12 @@ export interface EngineOptions {
 
 const AUTO_ORDER: EngineName[] = ['onnx', 'tfjs-node', 'tfjs-wasm'];
 
-export async function loadEngine(choice: EngineChoice, folder: ModelFolder, options: EngineOptions, logger: Logger): Promise<Engine> {
+export async function loadEngine(
+  choice: EngineChoice,
+  folder: ModelFolder,
+  options: EngineOptions,
+  logger: Logger,
+): Promise<Engine> {
   const candidates = choice === 'auto' ? AUTO_ORDER : [choice];
   for (const name of candidates) {
     try {

@@ -21,7 +21,9 @@ export async function loadOnnxEngine(modelPath: string, config: ModelConfig, opt
   try {
     ort = await import('onnxruntime-node');
   } catch (error) {
-    throw new EngineUnavailableError(`onnx cannot be loaded: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+    throw new EngineUnavailableError(`onnx cannot be loaded: ${(error as Error).message.split('\n')[0]}`, {
+      cause: error,
+    });
   }
   const session = await ort.InferenceSession.create(modelPath, {
     intraOpNumThreads: options.threads,

@@ -17,15 +17,21 @@ type Tf = typeof TF;
 const WASM_IMAGES_PER_RUN = 2;
 const BACKENDS: Record<TfjsEngineName, string> = { 'tfjs-node': 'tensorflow', 'tfjs-wasm': 'wasm', 'tfjs-cpu': 'cpu' };
 
-export async function loadTfjsEngine(name: TfjsEngineName, modelJsonPath: string, config: ModelConfig): Promise<Engine> {
+export async function loadTfjsEngine(
+  name: TfjsEngineName,
+  modelJsonPath: string,
+  config: ModelConfig,
+): Promise<Engine> {
   const tf = await importBackend(name);
-  if (!(await tf.setBackend(BACKENDS[name]))) throw new EngineUnavailableError(`The TF.js ${BACKENDS[name]} backend failed to initialise.`);
+  if (!(await tf.setBackend(BACKENDS[name])))
+    throw new EngineUnavailableError(`The TF.js ${BACKENDS[name]} backend failed to initialise.`);
   await tf.ready();
   tf.enableProdMode();
 
   const modelJson = JSON.parse(await readFile(modelJsonPath, 'utf8')) as TF.io.ModelJSON;
   const handler = fileSystemHandler(tf, modelJson, path.dirname(modelJsonPath));
-  const model = modelJson.format === 'graph-model' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
+  const model =
+    modelJson.format === 'graph-model' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
   const input = resolveInput(model.inputs[0]?.shape ?? [], config, modelJsonPath);
 
   const runSlice = async (batch: Float32Array, count: number): Promise<Float32Array> => {
@@ -52,7 +58,10 @@ export async function loadTfjsEngine(name: TfjsEngineName, modelJsonPath: string
     details: {
       backend: tf.getBackend(),
       format: modelJson.format ?? 'layers-model',
-      ...(name === 'tfjs-wasm' && { simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), imagesPerRun: WASM_IMAGES_PER_RUN }),
+      ...(name === 'tfjs-wasm' && {
+        simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
+        imagesPerRun: WASM_IMAGES_PER_RUN,
+      }),
     },
     run,
     tensors: () => tf.memory().numTensors,
@@ -74,7 +83,9 @@ async function importBackend(name: TfjsEngineName): Promise<Tf> {
     if (name === 'tfjs-wasm') await import('@tensorflow/tfjs-backend-wasm');
     return tf;
   } catch (error) {
-    throw new EngineUnavailableError(`${name} cannot be loaded: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+    throw new EngineUnavailableError(`${name} cannot be loaded: ${(error as Error).message.split('\n')[0]}`, {
+      cause: error,
+    });
   }
 }
 
@@ -83,7 +94,9 @@ function fileSystemHandler(tf: Tf, modelJson: TF.io.ModelJSON, dir: string): TF.
   return {
     async load() {
       const groups = modelJson.weightsManifest ?? [];
-      const shards = await Promise.all(groups.flatMap((group) => group.paths).map((file) => readFile(path.join(dir, file))));
+      const shards = await Promise.all(
+        groups.flatMap((group) => group.paths).map((file) => readFile(path.join(dir, file))),
+      );
       return {
         modelTopology: modelJson.modelTopology,
         format: modelJson.format,
@@ -92,7 +105,9 @@ function fileSystemHandler(tf: Tf, modelJson: TF.io.ModelJSON, dir: string): TF.
         signature: modelJson.signature,
         userDefinedMetadata: modelJson.userDefinedMetadata,
         weightSpecs: groups.flatMap((group) => group.weights),
-        weightData: tf.io.concatenateArrayBuffers(shards.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))),
+        weightData: tf.io.concatenateArrayBuffers(
+          shards.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)),
+        ),
       };
     },
   };
