@@ -15,7 +15,9 @@ const COMMON = {
   sourcemap: 'linked',
   // CommonJS dependencies call require(); give the ESM bundle one.
   banner: {
-    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    js:
+      "import { createRequire as __createRequire } from 'node:module'; " +
+      'const require = __createRequire(import.meta.url);',
   },
 };
 

@@ -200,7 +200,8 @@ async function measureServer(engine: EngineChoice): Promise<Omit<EngineResult, '
     scenarios.push(summarise(batch, concurrency, load));
     const s = scenarios.at(-1)!;
     console.log(
-      `${engine}: batch ${batch} x ${concurrency} clients: ${s.imagesPerSecond.toFixed(0)} images/s, p50 ${s.p50Ms.toFixed(0)} ms, p99 ${s.p99Ms.toFixed(0)} ms`,
+      `${engine}: batch ${batch} x ${concurrency} clients: ${s.imagesPerSecond.toFixed(0)} images/s, ` +
+        `p50 ${s.p50Ms.toFixed(0)} ms, p99 ${s.p99Ms.toFixed(0)} ms`,
     );
   }
   const peakRssMb = peakRss(child.pid!);
@@ -298,9 +299,15 @@ function toMarkdown(results: {
 }): string {
   const { machine, settings } = results;
   const lines = [
-    `Run ${results.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node} (${machine.platform}); ${settings.workers} workers x ${settings.engineThreads} engine thread(s), batches up to ${settings.maxBatchSize} within ${settings.maxBatchDelayMs} ms; ${settings.secondsPerScenario} s per row. Requests carry the ten fixtures in base64 (JPEG and BMP, 105 KB to 1.4 MB).`,
+    `Run ${results.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.cpu}, ${machine.cores} cores, ` +
+      `${machine.memoryGiB} GiB, Node ${machine.node} (${machine.platform}); ` +
+      `${settings.workers} workers x ${settings.engineThreads} engine thread(s), ` +
+      `batches up to ${settings.maxBatchSize} within ${settings.maxBatchDelayMs} ms; ` +
+      `${settings.secondsPerScenario} s per row. ` +
+      'Requests carry the ten fixtures in base64 (JPEG and BMP, 105 KB to 1.4 MB).',
     '',
-    '| Engine | Images per request | Clients | Images/s | p50 ms | p95 ms | p99 ms | Errors | Decode ms/image | Queue ms | Inference ms | Mean batch |',
+    '| Engine | Images per request | Clients | Images/s | p50 ms | p95 ms | p99 ms | Errors | ' +
+      'Decode ms/image | Queue ms | Inference ms | Mean batch |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
     ...results.engines.flatMap((e) =>
       e.scenarios.map((s) => {
@@ -308,7 +315,12 @@ function toMarkdown(results: {
           Object.entries(s.errors)
             .map(([code, n]) => `${code} ${n}`)
             .join(', ') || '0';
-        return `| ${e.engine} | ${s.batch} | ${s.concurrency} | ${s.imagesPerSecond.toFixed(0)} | ${s.p50Ms.toFixed(0)} | ${s.p95Ms.toFixed(0)} | ${s.p99Ms.toFixed(0)} | ${errors} | ${s.stages.decodeMsPerImage.toFixed(1)} | ${s.stages.queueMs.toFixed(1)} | ${s.stages.inferenceMs.toFixed(1)} | ${s.stages.meanBatchSize.toFixed(1)} |`;
+        return (
+          `| ${e.engine} | ${s.batch} | ${s.concurrency} | ${s.imagesPerSecond.toFixed(0)} | ` +
+          `${s.p50Ms.toFixed(0)} | ${s.p95Ms.toFixed(0)} | ${s.p99Ms.toFixed(0)} | ${errors} | ` +
+          `${s.stages.decodeMsPerImage.toFixed(1)} | ${s.stages.queueMs.toFixed(1)} | ` +
+          `${s.stages.inferenceMs.toFixed(1)} | ${s.stages.meanBatchSize.toFixed(1)} |`
+        );
       }),
     ),
     '',
@@ -316,7 +328,8 @@ function toMarkdown(results: {
     '| --- | ---: | ---: | ---: |',
     ...results.engines.map(
       (e) =>
-        `| ${e.engine} | ${e.engineRate.toFixed(0)} | ${(e.coldStartMs / 1000).toFixed(2)} s | ${e.peakRssMb.toFixed(0)} MB |`,
+        `| ${e.engine} | ${e.engineRate.toFixed(0)} | ` +
+        `${(e.coldStartMs / 1000).toFixed(2)} s | ${e.peakRssMb.toFixed(0)} MB |`,
     ),
     '',
     `Decoding alone (base64 to 224x224 RGB): ${results.decodeRate.toFixed(0)} images/s.`,

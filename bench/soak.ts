@@ -281,11 +281,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   );
   console.log(
     [
-      `${report.requests} requests in ${report.seconds.toFixed(1)} s (${(report.requests / report.seconds).toFixed(0)}/s)`,
+      `${report.requests} requests in ${report.seconds.toFixed(1)} s ` +
+        `(${(report.requests / report.seconds).toFixed(0)}/s)`,
       ...kinds,
       `statuses: ${JSON.stringify(report.statuses)}`,
       `readiness: ${report.healthChecks} checks, ${report.healthFailures} not 200`,
-      `RSS: ${report.rssAfterWarmUpMb.toFixed(0)} MB after warm-up, ${report.rssAtEndMb.toFixed(0)} MB at the end (margin ${RSS_MARGIN * 100}%)`,
+      `RSS: ${report.rssAfterWarmUpMb.toFixed(0)} MB after warm-up, ` +
+        `${report.rssAtEndMb.toFixed(0)} MB at the end (margin ${RSS_MARGIN * 100}%)`,
       `TF.js tensors: ${report.tensorsAfterWarmUp} after warm-up, ${report.tensorsAtEnd} at the end`,
       ...report.unexpected.map((line) => `UNEXPECTED ${line}`),
       report.passed ? 'PASSED' : 'FAILED',

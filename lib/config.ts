@@ -48,7 +48,8 @@ export const CONFIG_SCHEMA = {
     default: 'auto',
     enum: ENGINE_CHOICES,
     description:
-      'Inference engine: `auto` picks onnx when the model folder has model.onnx, else tfjs-node when it loads, else tfjs-wasm. `tfjs-cpu` (pure JS, about 40x slower) only when named.',
+      'Inference engine: `auto` picks onnx when the model folder has model.onnx, else tfjs-node when it loads, ' +
+      'else tfjs-wasm. `tfjs-cpu` (pure JS, about 40x slower) only when named.',
   },
   THREAD_COUNT: {
     type: 'integer',
@@ -63,7 +64,8 @@ export const CONFIG_SCHEMA = {
     minimum: 1,
     maximum: 256,
     description:
-      'Images per model call when one request at a time is classified in-process: the Lambda functions and the classify command.',
+      'Images per model call when one request at a time is classified in-process: ' +
+      'the Lambda functions and the classify command.',
   },
   WORKERS: {
     type: 'integer',
@@ -72,7 +74,8 @@ export const CONFIG_SCHEMA = {
     minimum: 0,
     maximum: 64,
     description:
-      'Inference worker threads of the HTTP server, each with its own copy of the model; 0 runs inference on the main thread. `auto`: as many as fit the cores (cores / `ENGINE_THREADS`).',
+      'Inference worker threads of the HTTP server, each with its own copy of the model; ' +
+      '0 runs inference on the main thread. `auto`: as many as fit the cores (cores / `ENGINE_THREADS`).',
   },
   ENGINE_THREADS: {
     type: 'integer',
@@ -81,7 +84,9 @@ export const CONFIG_SCHEMA = {
     minimum: 1,
     maximum: 64,
     description:
-      "Threads one engine uses for a batch (ONNX Runtime intra-op threads). `auto`: the cores divided among the server's workers (1 each by default); all the cores for Lambda, the classify command and `WORKERS=0`.",
+      'Threads one engine uses for a batch (ONNX Runtime intra-op threads). ' +
+      "`auto`: the cores divided among the server's workers (1 each by default); " +
+      'all the cores for Lambda, the classify command and `WORKERS=0`.',
   },
   MAX_BATCH_SIZE: {
     type: 'integer',
@@ -102,7 +107,8 @@ export const CONFIG_SCHEMA = {
     default: 256,
     minimum: 1,
     description:
-      'Most images in the server at once (downloading, decoding, waiting or in inference); a request that would exceed it gets 503 with Retry-After.',
+      'Most images in the server at once (downloading, decoding, waiting or in inference); ' +
+      'a request that would exceed it gets 503 with Retry-After.',
   },
   QUEUE_TIMEOUT_MS: {
     type: 'integer',
@@ -278,7 +284,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       const orAuto = (CONFIG_SCHEMA as Record<string, Setting>)[name]?.auto ? ' or auto' : '';
       problems.set(
         name,
-        `${name} must ${error.message?.replace(/^must /, '')}${allowed}${orAuto} (received ${JSON.stringify(env[name])})`,
+        `${name} must ${error.message?.replace(/^must /, '')}${allowed}${orAuto} ` +
+          `(received ${JSON.stringify(env[name])})`,
       );
     }
     throw new ConfigError(`Invalid configuration: ${[...problems.values()].join('; ')}`);
@@ -286,7 +293,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const v = raw as RawConfig;
   if (v.MAX_QUEUE_IMAGES < v.MAX_IMAGES_PER_REQUEST) {
     throw new ConfigError(
-      `Invalid configuration: MAX_QUEUE_IMAGES (${v.MAX_QUEUE_IMAGES}) must be at least MAX_IMAGES_PER_REQUEST (${v.MAX_IMAGES_PER_REQUEST}), or the largest requests could never run.`,
+      `Invalid configuration: MAX_QUEUE_IMAGES (${v.MAX_QUEUE_IMAGES}) must be at least ` +
+        `MAX_IMAGES_PER_REQUEST (${v.MAX_IMAGES_PER_REQUEST}), or the largest requests could never run.`,
     );
   }
   return Object.freeze({

@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 const PUBLIC_DIR = new URL('../public/', import.meta.url);
 
 export const DEMO_PAGE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** URL path -> file in public/ and its content type. */
 const FILES: Record<string, [string, string]> = {

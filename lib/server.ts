@@ -145,7 +145,8 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
         title: 'Image classification API',
         version: '1.0.0',
         description:
-          'Classifies images (by URL or base64 data) with an ImageNet model. Errors share one shape: `{message, code, errors?}`.',
+          'Classifies images (by URL or base64 data) with an ImageNet model. ' +
+          'Errors share one shape: `{message, code, errors?}`.',
       },
     },
   });
@@ -286,7 +287,8 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger:
   });
   if (socket.writable)
     socket.write(
-      `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${payload}`,
+      `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\n` +
+        `${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${payload}`,
     );
   socket.destroy();
 }

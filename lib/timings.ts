@@ -28,5 +28,8 @@ export function roundTimings(timings: StageTimings): StageTimings {
 
 export function serverTimingHeader(timings: StageTimings): string {
   const batches = timings.batchSizes.join(' ');
-  return `download;dur=${round(timings.downloadMs)}, decode;dur=${round(timings.decodeMs)}, queue;dur=${round(timings.queueMs)}, inference;dur=${round(timings.inferenceMs)};desc="batches ${batches}"`;
+  return (
+    `download;dur=${round(timings.downloadMs)}, decode;dur=${round(timings.decodeMs)}, ` +
+    `queue;dur=${round(timings.queueMs)}, inference;dur=${round(timings.inferenceMs)};desc="batches ${batches}"`
+  );
 }

@@ -292,7 +292,10 @@ async function classify(items) {
   }
 }
 
-/** An error in the alert region, each failing image named ("cat.txt: The bytes are not an image."), and a card per image when some failed. */
+/**
+ * An error in the alert region, each failing image named ("cat.txt: The bytes are not an image."), and a card per image
+ * when some failed.
+ */
 function showError({ title, text, details = [], byIndex }, items) {
   const perImage = items.flatMap((item, i) => (byIndex.get(i) ?? []).map((message) => `${item.label}: ${message}`));
   showAlert({ title, text, details: perImage.concat(details) });
@@ -524,7 +527,8 @@ async function showModelInfo(attempt = 0) {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const info = await response.json();
     const input = info.input ? ` · input ${info.input.width}×${info.input.height}` : '';
-    ui.modelInfo.textContent = `Model: ${info.name} · engine: ${info.engine} · ${Number(info.classes).toLocaleString('en')} classes${input}`;
+    const classes = Number(info.classes).toLocaleString('en');
+    ui.modelInfo.textContent = `Model: ${info.name} · engine: ${info.engine} · ${classes} classes${input}`;
   } catch {
     ui.modelInfo.textContent = 'Model: information not available.';
   }

@@ -153,12 +153,13 @@ export function remoteBackend(
           body: JSON.stringify({ images, top_k: options.top }),
         });
       } catch (error) {
+        const reason = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
         return {
           status: 0,
           body: {
             images: [],
             code: 'SERVICE_UNREACHABLE',
-            message: `Could not reach ${options.endpoint}: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}`,
+            message: `Could not reach ${options.endpoint}: ${reason}`,
           },
         };
       }

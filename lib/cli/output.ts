@@ -38,7 +38,8 @@ export function table(results: CliResult[], top: number): string {
   const lines = [format(header), ...rows.map(format)];
   if (top === 1) for (const r of failed) if (!r.ok) lines.push(`${r.label}: ${r.message}`);
   lines.push(
-    `${results.length} image${results.length === 1 ? '' : 's'}: ${results.length - failed.length} classified, ${failed.length} failed`,
+    `${results.length} image${results.length === 1 ? '' : 's'}: ` +
+      `${results.length - failed.length} classified, ${failed.length} failed`,
   );
   return lines.join('\n');
 }

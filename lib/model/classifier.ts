@@ -96,7 +96,8 @@ export async function loadClassifier(options: ClassifierOptions, logger: Logger)
   if (engine.classes !== folder.labels.length) {
     await runner.dispose();
     throw new ModelFolderError(
-      `The model in ${folder.dir} has ${engine.classes} outputs but its class index has ${folder.labels.length} classes.`,
+      `The model in ${folder.dir} has ${engine.classes} outputs ` +
+        `but its class index has ${folder.labels.length} classes.`,
     );
   }
   const { width, height, channels } = engine.input;

@@ -149,7 +149,8 @@ export function resolveInput(
   const [height, width, channels] = layout === 'NHWC' ? [shape[1], shape[2], shape[3]] : [shape[2], shape[3], shape[1]];
   if (known(channels) !== undefined && channels !== 3) {
     throw new Error(
-      `${file}: the model takes ${channels} channels in ${layout} layout; only 3 (RGB or BGR) are supported. Is "layout" in ${MODEL_CONFIG_FILE} right?`,
+      `${file}: the model takes ${channels} channels in ${layout} layout; only 3 (RGB or BGR) are supported. ` +
+        `Is "layout" in ${MODEL_CONFIG_FILE} right?`,
     );
   }
   const sides = { width: known(width), height: known(height) };
@@ -165,7 +166,8 @@ export function resolveInput(
   const open = (['width', 'height'] as const).filter((name) => sides[name] === undefined);
   if (open.length)
     throw new Error(
-      `${file}: the model does not fix its input ${open.join(' and ')}; set ${open.map((name) => `input.${name}`).join(' and ')} in ${MODEL_CONFIG_FILE}.`,
+      `${file}: the model does not fix its input ${open.join(' and ')}; ` +
+        `set ${open.map((name) => `input.${name}`).join(' and ')} in ${MODEL_CONFIG_FILE}.`,
     );
   return { ...config.input, width: sides.width!, height: sides.height!, channels: 3 };
 }

@@ -55,7 +55,8 @@ function spawnWorker(workerData: WorkerOptions): Worker {
   if (!import.meta.url.endsWith('.ts'))
     return new Worker(new URL('./inference-worker.mjs', import.meta.url), { workerData });
   const entry = new URL('./inference-worker.ts', import.meta.url).href;
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
+  const load = `import(${JSON.stringify(entry)})`;
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return ${load}; })`;
   return new Worker(bootstrap, { eval: true, workerData });
 }
 

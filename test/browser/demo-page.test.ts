@@ -23,7 +23,8 @@ const SCREENSHOT_FILES = ['parrot.jpg', 'hot_dog.jpg', 'grace_hopper.bmp'];
 
 const skip =
   !existsSync(CHROMIUM_PATH) && !process.env.REQUIRE_BROWSER
-    ? `Chromium not found at ${CHROMIUM_PATH}: set CHROMIUM_PATH to run the browser tests (or REQUIRE_BROWSER=1 to make this a failure)`
+    ? `Chromium not found at ${CHROMIUM_PATH}: set CHROMIUM_PATH to run the browser tests ` +
+      '(or REQUIRE_BROWSER=1 to make this a failure)'
     : false;
 
 /** Class names as the page shows them: `Egyptian_cat` reads "Egyptian cat". */

@@ -204,7 +204,8 @@ describe('the Beanstalk image', () => {
     }
     assert.equal(await docker('inspect', '--format', '{{.State.ExitCode}}', container), '0');
     t.diagnostic(
-      `${names.length} requests in flight finished; stopped ${Math.round(performance.now() - started)} ms after their downloads were released`,
+      `${names.length} requests in flight finished; ` +
+        `stopped ${Math.round(performance.now() - started)} ms after their downloads were released`,
     );
   });
 });

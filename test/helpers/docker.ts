@@ -72,7 +72,8 @@ export const DEV_DEPENDENCIES = ['osls', 'playwright-core', 'typescript', 'esbui
 
 /** The packages of `names` that are in the image's node_modules at `appDir`. */
 export async function packagesIn(tag: string, appDir: string, names: string[]): Promise<string[]> {
-  const script = `for p in ${names.join(' ')}; do [ -e "${appDir}/node_modules/$p/package.json" ] && echo "$p"; done; true`;
+  const exists = `[ -e "${appDir}/node_modules/$p/package.json" ]`;
+  const script = `for p in ${names.join(' ')}; do ${exists} && echo "$p"; done; true`;
   const stdout = await docker('run', '--rm', '--network', 'host', '--entrypoint', 'sh', tag, '-c', script);
   return stdout.split('\n').filter(Boolean);
 }

@@ -48,7 +48,7 @@ describe('classifier', () => {
       assert.equal(onnx.info.engine, 'onnx');
     });
 
-    test('auto picks tfjs-node when it loads, else tfjs-wasm, for a folder without model.onnx; never tfjs-cpu', async () => {
+    test('auto picks tfjs-node if it loads, else tfjs-wasm, when there is no model.onnx; never tfjs-cpu', async () => {
       const classifier = await loadClassifier(inProcessOptions(loadConfig({ MODEL_DIR: tfjsOnly })), silentLogger);
       try {
         assert.equal(classifier.info.engine, (await tfjsNodeLoads()) ? 'tfjs-node' : 'tfjs-wasm');
@@ -112,7 +112,7 @@ describe('classifier', () => {
       });
     });
 
-    test('tfjs-cpu (in a worker thread, where TF.js has its own backend) agrees with onnx on two fixtures', async () => {
+    test('tfjs-cpu (in a worker thread, where TF.js has its own backend) matches onnx on two fixtures', async () => {
       const config = loadConfig({ MODEL_DIR, ENGINE: 'tfjs-cpu', WORKERS: '1' });
       const cpu = await loadClassifier(serverOptions(config), silentLogger);
       try {
@@ -127,7 +127,7 @@ describe('classifier', () => {
     });
 
     for (const engine of ['onnx', 'tfjs-wasm'] as const) {
-      test(`${engine} gives the same probabilities for an image alone and inside a batch larger than BATCH_SIZE`, async () => {
+      test(`${engine} gives the same probabilities for an image alone and in a batch over BATCH_SIZE`, async () => {
         const classifier = engine === 'onnx' ? onnx : wasm;
         const { probabilities: batch, batchSizes } = await classifier.classify(all());
         assert.deepEqual(batchSizes, [4, 4, 2]);

@@ -57,7 +57,8 @@ describe('the bundle in a clean folder with production dependencies only', () =>
       const started = performance.now();
       const { handler } = await import('./dist/predict.mjs');
       const ready = performance.now();
-      const context = { awsRequestId: 'local', functionName: 'predict', functionVersion: '1', invokedFunctionArn: 'arn', memoryLimitInMB: '2048', logGroupName: 'g', logStreamName: 's', getRemainingTimeInMillis: () => 29000 };
+      const context = { awsRequestId: 'local', functionName: 'predict', functionVersion: '1', invokedFunctionArn: 'arn',
+        memoryLimitInMB: '2048', logGroupName: 'g', logStreamName: 's', getRemainingTimeInMillis: () => 29000 };
       const result = await handler(JSON.parse(process.env.EVENT), context);
       console.error(JSON.stringify({ result, initMs: ready - started, firstMs: performance.now() - ready }));`;
     const { stderr } = await run(process.execPath, ['--input-type=module', '-e', script], {

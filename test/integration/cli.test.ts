@@ -118,7 +118,7 @@ describe('classify (command line)', () => {
     assert.match(stdout, /3 images: 1 classified, 2 failed/);
   });
 
-  test('names files that cannot be read or are over MAX_IMAGE_BYTES, in this process and through a service', async () => {
+  test('names unreadable files and files over MAX_IMAGE_BYTES, in this process and through a service', async () => {
     const app = await startApp({ env: { ALLOW_PRIVATE_URLS: 'true' } });
     try {
       const args = ['--json', path.join(dir, 'socket.jpg'), 'test/fixtures/kite_and_cold.jpg', 'test/fixtures/owl.jpg'];
@@ -162,7 +162,10 @@ describe('classify (command line)', () => {
     assert.equal(stdout, '');
     assert.match(
       stderr,
-      /^classify: the model could not be loaded: The model folder .* has neither model\.json \(TF\.js\) nor model\.onnx\.\n$/,
+      new RegExp(
+        '^classify: the model could not be loaded: ' +
+          'The model folder .* has neither model\\.json \\(TF\\.js\\) nor model\\.onnx\\.\n$',
+      ),
     );
   });
 

@@ -185,25 +185,29 @@ describe('createDownloader', () => {
   });
 
   describe('with the SSRF guard on', () => {
-    test('refuses loopback and mapped addresses, and names resolving to private, link-local, ULA and unspecified addresses, without connecting', async () => {
-      hits = [];
-      const urls = [
-        server.url('/image'),
-        `http://localhost:${server.port}/image`,
-        `http://[::1]:${server.port}/image`,
-        `http://[::ffff:127.0.0.1]:${server.port}/image`,
-        `http://2130706433:${server.port}/image`, // 127.0.0.1 in decimal
-        `http://0x7f.1:${server.port}/image`,
-        'http://private10.example/image', // 10.0.0.1
-        'http://private192.example/image', // 192.168.1.1
-        'http://metadata.example/latest/meta-data/', // 169.254.169.254
-        'http://ula.example/image', // fd00::1
-        'http://unspecified.example/image', // 0.0.0.0
-      ];
-      for (const url of urls)
-        await assert.rejects(download(url, guarded, { lookup: namedLookup }), failsWith('URL_FORBIDDEN'), url);
-      assert.deepEqual(hits, []);
-    });
+    test(
+      'refuses loopback and mapped addresses, and names resolving to private, link-local, ULA and unspecified ' +
+        'addresses, without connecting',
+      async () => {
+        hits = [];
+        const urls = [
+          server.url('/image'),
+          `http://localhost:${server.port}/image`,
+          `http://[::1]:${server.port}/image`,
+          `http://[::ffff:127.0.0.1]:${server.port}/image`,
+          `http://2130706433:${server.port}/image`, // 127.0.0.1 in decimal
+          `http://0x7f.1:${server.port}/image`,
+          'http://private10.example/image', // 10.0.0.1
+          'http://private192.example/image', // 192.168.1.1
+          'http://metadata.example/latest/meta-data/', // 169.254.169.254
+          'http://ula.example/image', // fd00::1
+          'http://unspecified.example/image', // 0.0.0.0
+        ];
+        for (const url of urls)
+          await assert.rejects(download(url, guarded, { lookup: namedLookup }), failsWith('URL_FORBIDDEN'), url);
+        assert.deepEqual(hits, []);
+      },
+    );
 
     test('refuses a host name that resolves to loopback, and does not say what it resolved to', async () => {
       hits = [];
@@ -269,7 +273,7 @@ describe('createDownloader', () => {
         );
       });
 
-      test('judges the address each connection resolves to, so a name that rebinds to loopback is refused', async () => {
+      test('judges the address each connection resolves to: a name that rebinds to loopback is refused', async () => {
         hits = [];
         const lookup = fixedLookup(['127.0.0.2'], ['127.0.0.1']);
         const url = `http://rebind.example:${publicServer.port}/to-rebound-name`;

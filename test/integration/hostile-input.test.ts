@@ -143,7 +143,7 @@ describe('hostile input', () => {
       );
     });
 
-    test('names that resolve to private, link-local, ULA, unspecified, loopback and mapped addresses: URL_FORBIDDEN', async () => {
+    test('names resolving to private, link-local, ULA, unspecified, loopback, mapped IPs: URL_FORBIDDEN', async () => {
       const names = [
         'internal.example',
         'metadata.example',
@@ -234,7 +234,8 @@ describe('hostile input', () => {
       const port = new URL(app.baseUrl).port;
       const socket = connect(Number(port), '127.0.0.1');
       socket.write(
-        `POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${1024 ** 3}\r\n\r\n{"images": [`,
+        'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${1024 ** 3}\r\n\r\n{"images": [`,
       );
       const [answer] = await Promise.all([
         new Promise<string>((resolve) => socket.once('data', (chunk) => resolve(String(chunk)))),
@@ -264,7 +265,8 @@ describe('hostile input', () => {
       timeout: 20_000,
     }, async () => {
       const response = await exchange(
-        'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"images": [',
+        'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          'Content-Length: 1000\r\n\r\n{"images": [',
       );
       assert.equal(response.status, 408);
       assert.equal(response.body.code, 'REQUEST_TIMEOUT');

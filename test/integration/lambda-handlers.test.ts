@@ -170,25 +170,29 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
       });
     }
 
-    test('an unknown route, and a known route with another method (Allow: without HEAD, which API Gateway does not route)', async () => {
-      for (const [method, path, allow] of [
-        ['GET', '/v2/predict', [undefined, undefined]],
-        ['GET', '/v1/predict', ['POST', 'POST']],
-        ['DELETE', '/v1/models', ['GET, HEAD', 'GET']],
-      ] as const) {
-        const fromServer = await fetch(`${server.baseUrl}${path}`, { method }).then(async (r) => ({
-          status: r.status,
-          body: await r.json(),
-          allow: r.headers.get('allow') ?? undefined,
-        }));
-        const fromLambda = await invoke(httpApiEvent(method, path));
-        assert.deepEqual(
-          { status: fromLambda.status, body: fromLambda.body },
-          { status: fromServer.status, body: fromServer.body },
-        );
-        assert.deepEqual([fromServer.allow, fromLambda.headers.allow], allow);
-      }
-    });
+    test(
+      'an unknown route, and a known route with another method ' +
+        '(Allow: without HEAD, which API Gateway does not route)',
+      async () => {
+        for (const [method, path, allow] of [
+          ['GET', '/v2/predict', [undefined, undefined]],
+          ['GET', '/v1/predict', ['POST', 'POST']],
+          ['DELETE', '/v1/models', ['GET, HEAD', 'GET']],
+        ] as const) {
+          const fromServer = await fetch(`${server.baseUrl}${path}`, { method }).then(async (r) => ({
+            status: r.status,
+            body: await r.json(),
+            allow: r.headers.get('allow') ?? undefined,
+          }));
+          const fromLambda = await invoke(httpApiEvent(method, path));
+          assert.deepEqual(
+            { status: fromLambda.status, body: fromLambda.body },
+            { status: fromServer.status, body: fromServer.body },
+          );
+          assert.deepEqual([fromServer.allow, fromLambda.headers.allow], allow);
+        }
+      },
+    );
 
     test('a result field the response schema does not name is dropped by both (same serializer)', async () => {
       const leaky: Classifier = {

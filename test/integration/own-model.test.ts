@@ -132,9 +132,10 @@ describe('serving your own model (MODEL_DIR)', () => {
         load(folder),
         (error: unknown) =>
           error instanceof ModelFolderError &&
-          /model\.config\.json is not usable: .*input\.layout must be equal to one of the allowed values \(NHWC, NCHW\)/.test(
-            error.message,
-          ),
+          new RegExp(
+            'model\\.config\\.json is not usable: .*' +
+              'input\\.layout must be equal to one of the allowed values \\(NHWC, NCHW\\)',
+          ).test(error.message),
       );
     });
 

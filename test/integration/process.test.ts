@@ -39,37 +39,47 @@ describe('server process', () => {
     });
   }
 
-  test('on SIGTERM under load, every accepted request completes, later ones are refused, and it exits 0 within DRAIN_TIMEOUT_MS', async () => {
-    const server = await spawnServer({ ALLOW_PRIVATE_URLS: 'true', DRAIN_TIMEOUT_MS: '5000' });
-    await waitUntilReady(server.baseUrl);
-    const body = JSON.stringify({ images: [{ url: slowImages.url('/owl.jpg') }] });
-    const accepted = Array.from({ length: 8 }, () =>
-      fetch(`${server.baseUrl}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }),
-    );
-    // A keep-alive connection busy when the signal arrives is closed after its response, so a
-    // request pipelined behind it is left unprocessed, for the client to send elsewhere.
-    const socket = connect(Number(new URL(server.baseUrl).port), '127.0.0.1');
-    let pipelined = '';
-    socket.on('data', (chunk) => (pipelined += chunk));
-    const socketClosed = once(socket, 'close');
-    socket.write(
-      `POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const signalledAt = performance.now();
-    server.child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  test(
+    'on SIGTERM under load, every accepted request completes, later ones are refused, ' +
+      'and it exits 0 within DRAIN_TIMEOUT_MS',
+    async () => {
+      const server = await spawnServer({ ALLOW_PRIVATE_URLS: 'true', DRAIN_TIMEOUT_MS: '5000' });
+      await waitUntilReady(server.baseUrl);
+      const body = JSON.stringify({ images: [{ url: slowImages.url('/owl.jpg') }] });
+      const accepted = Array.from({ length: 8 }, () =>
+        fetch(`${server.baseUrl}/v1/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        }),
+      );
+      // A keep-alive connection busy when the signal arrives is closed after its response, so a
+      // request pipelined behind it is left unprocessed, for the client to send elsewhere.
+      const socket = connect(Number(new URL(server.baseUrl).port), '127.0.0.1');
+      let pipelined = '';
+      socket.on('data', (chunk) => (pipelined += chunk));
+      const socketClosed = once(socket, 'close');
+      socket.write(
+        'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}` +
+          'GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const signalledAt = performance.now();
+      server.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 100));
 
-    await assert.rejects(fetch(`${server.baseUrl}/health`), /fetch failed/, 'new connections are refused');
-    for (const response of await Promise.all(accepted)) assert.equal(response.status, 200);
-    await socketClosed;
-    const answers = pipelined.split(/(?=HTTP\/1\.1 )/);
-    assert.equal(answers.length, 1);
-    assert.match(answers[0]!, /^HTTP\/1\.1 200/);
-    assert.match(answers[0]!, /\r\nconnection: close\r\n/i);
-    assert.equal(await server.exited, 0);
-    assert.ok(performance.now() - signalledAt < 5000, 'exited before the drain timeout');
-  });
+      await assert.rejects(fetch(`${server.baseUrl}/health`), /fetch failed/, 'new connections are refused');
+      for (const response of await Promise.all(accepted)) assert.equal(response.status, 200);
+      await socketClosed;
+      const answers = pipelined.split(/(?=HTTP\/1\.1 )/);
+      assert.equal(answers.length, 1);
+      assert.match(answers[0]!, /^HTTP\/1\.1 200/);
+      assert.match(answers[0]!, /\r\nconnection: close\r\n/i);
+      assert.equal(await server.exited, 0);
+      assert.ok(performance.now() - signalledAt < 5000, 'exited before the drain timeout');
+    },
+  );
 
   test('when requests outlast DRAIN_TIMEOUT_MS, it exits anyway, with code 1 and a log line', async () => {
     const server = await spawnServer({ ALLOW_PRIVATE_URLS: 'true', DRAIN_TIMEOUT_MS: '300', TIMEOUT: '30' });
@@ -99,12 +109,13 @@ describe('server process', () => {
     assert.deepEqual([line.level, line.message, line.path, line.status], ['INFO', 'Request completed', '/health', 200]);
   });
 
-  test('logs a client that hangs up mid-upload, or stalls, as a client problem rather than an error, and goes on', async () => {
+  test('logs a client that hangs up mid-upload or stalls as a client problem, not an error, and goes on', async () => {
     const server = await spawnServer({ REQUEST_TIMEOUT_MS: '500' });
     await waitUntilReady(server.baseUrl);
     const port = Number(new URL(server.baseUrl).port);
     const partial =
-      'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"images": [';
+      'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      'Content-Length: 1000\r\n\r\n{"images": [';
     const hangsUp = connect(
       port,
       '127.0.0.1',

@@ -63,7 +63,7 @@ describe('HTTP server', () => {
       });
     }
 
-    test('classifies every fixture by URL in one request, in request order, agreeing with single requests', async () => {
+    test('classifies every fixture by URL in one request, in order, agreeing with single requests', async () => {
       const { status, body } = await predict({
         images: fixtureNames.map((name) => ({ url: fixtureServer.url(`/images/${name}`) })),
       });
@@ -446,7 +446,7 @@ describe('HTTP server', () => {
     });
     const predictSmall = (images: unknown[]) => post(`${small.baseUrl}/v1/predict`, { images });
 
-    test('refuses what does not fit with 503 and Retry-After while the admitted requests run, then recovers', async () => {
+    test('refuses what does not fit with 503 and Retry-After while admitted requests run, then recovers', async () => {
       const finished: string[] = [];
       const burst = Array.from({ length: 20 }, (_, i) =>
         predictSmall([{ url: slowImages.url(`/${i}.jpg`) }]).then((response) => {
@@ -477,7 +477,7 @@ describe('HTTP server', () => {
   });
 
   describe('shutting down', () => {
-    test('a request that reaches a closing server gets 503 SERVICE_SHUTTING_DOWN, while the one in flight completes', async () => {
+    test('a request reaching a closing server gets 503 SERVICE_SHUTTING_DOWN; the one in flight finishes', async () => {
       const closing = await startApp({ env: { ALLOW_PRIVATE_URLS: 'true' } });
       const slowImages = await startHttpServer(async (_req, res) => {
         await new Promise((resolve) => setTimeout(resolve, 300));
@@ -528,27 +528,31 @@ describe('HTTP server', () => {
       await publicServer.close();
     });
 
-    test('refuses loopback URLs, names resolving to loopback, private and link-local (metadata) addresses, and a redirect to loopback', async () => {
-      const port = fixtureServer.port;
-      const urls = [
-        `http://127.0.0.1:${port}/images/owl.jpg`,
-        `http://localhost:${port}/images/owl.jpg`,
-        `http://[::1]:${port}/images/owl.jpg`,
-        'http://private.example/images/owl.jpg', // resolves to 10.1.2.3
-        'http://metadata.example/latest/meta-data/', // resolves to 169.254.169.254
-        `http://images.internal.example:${port}/images/owl.jpg`,
-        `http://cdn.example:${publicServer.port}/owl.jpg`,
-      ];
-      const { status, body } = await post(`${guarded.baseUrl}/v1/predict`, { images: urls.map((url) => ({ url })) });
-      assert.equal(status, 400);
-      assert.equal(body.message, SEED_DOWNLOAD_MESSAGE);
-      assert.deepEqual(
-        body.errors.map((e: { index: number; code: string }) => [e.index, e.code]),
-        urls.map((_, i) => [i, 'URL_FORBIDDEN']),
-      );
-      assert.equal(hits, 1, 'only the public hop was fetched');
-      assert.doesNotMatch(JSON.stringify(body), /127\.0\.0\.|::1/);
-    });
+    test(
+      'refuses loopback URLs, names resolving to loopback, private and link-local (metadata) addresses, ' +
+        'and a redirect to loopback',
+      async () => {
+        const port = fixtureServer.port;
+        const urls = [
+          `http://127.0.0.1:${port}/images/owl.jpg`,
+          `http://localhost:${port}/images/owl.jpg`,
+          `http://[::1]:${port}/images/owl.jpg`,
+          'http://private.example/images/owl.jpg', // resolves to 10.1.2.3
+          'http://metadata.example/latest/meta-data/', // resolves to 169.254.169.254
+          `http://images.internal.example:${port}/images/owl.jpg`,
+          `http://cdn.example:${publicServer.port}/owl.jpg`,
+        ];
+        const { status, body } = await post(`${guarded.baseUrl}/v1/predict`, { images: urls.map((url) => ({ url })) });
+        assert.equal(status, 400);
+        assert.equal(body.message, SEED_DOWNLOAD_MESSAGE);
+        assert.deepEqual(
+          body.errors.map((e: { index: number; code: string }) => [e.index, e.code]),
+          urls.map((_, i) => [i, 'URL_FORBIDDEN']),
+        );
+        assert.equal(hits, 1, 'only the public hop was fetched');
+        assert.doesNotMatch(JSON.stringify(body), /127\.0\.0\.|::1/);
+      },
+    );
   });
 
   describe('before the model is loaded', () => {

@@ -9,7 +9,8 @@ test('a short soak: every answer as documented, ready throughout, no tensor leak
     `${report.requests} requests in ${report.seconds.toFixed(1)} s; statuses ${JSON.stringify(report.statuses)}`,
   );
   t.diagnostic(
-    `RSS ${report.rssAfterWarmUpMb.toFixed(0)} -> ${report.rssAtEndMb.toFixed(0)} MB; tensors ${report.tensorsAfterWarmUp} -> ${report.tensorsAtEnd}`,
+    `RSS ${report.rssAfterWarmUpMb.toFixed(0)} -> ${report.rssAtEndMb.toFixed(0)} MB; ` +
+      `tensors ${report.tensorsAfterWarmUp} -> ${report.tensorsAtEnd}`,
   );
   assert.deepEqual(report.unexpected, []);
   for (const [kind, { sent, asExpected }] of Object.entries(report.byKind)) assert.equal(asExpected, sent, kind);

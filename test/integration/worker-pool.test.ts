@@ -58,7 +58,8 @@ describe('inference on worker threads', () => {
       const fastestBatch = Math.min(...results.map((result) => result.inferenceMs));
       assert.ok(
         longest! >= fastestBatch / 2,
-        `queued ${results.map((r) => r.queueMs.toFixed(1))} ms; batches took ${results.map((r) => r.inferenceMs.toFixed(1))} ms`,
+        `queued ${results.map((r) => r.queueMs.toFixed(1))} ms; ` +
+          `batches took ${results.map((r) => r.inferenceMs.toFixed(1))} ms`,
       );
       assert.ok(shortest! < longest!);
     });

@@ -103,7 +103,7 @@ describe('Batcher', () => {
     assert.deepEqual(b, { outputs: [30], queueMs: 1, inferenceMs: 7, batchSizes: [3] });
   });
 
-  test('splits a request larger than MAX_BATCH_SIZE and runs no more batches than the runner has room for', async () => {
+  test('splits a request over MAX_BATCH_SIZE and runs no more batches than the runner has room for', async () => {
     const clock = manualClock();
     const { runner, batches, running } = manualRunner(2);
     const batcher = new Batcher(runner, policy, clock.schedule, clock.now);
@@ -137,7 +137,7 @@ describe('Batcher', () => {
     assert.deepEqual(batches[1], [5, 6, 7, 8]);
   });
 
-  test('fails a request whose images waited longer than QUEUE_TIMEOUT_MS with 503, and drops its other images', async () => {
+  test('fails a request whose images waited over QUEUE_TIMEOUT_MS with 503, and drops its other images', async () => {
     const clock = manualClock();
     const { runner, batches, running } = manualRunner(1);
     const batcher = new Batcher(runner, { ...policy, queueTimeoutMs: 100 }, clock.schedule, clock.now);

@@ -57,7 +57,10 @@ describe('loadConfig', () => {
     );
     assert.throws(
       () => loadConfig({ ENGINE: 'gpu' }),
-      /ENGINE must be equal to one of the allowed values: auto, onnx, tfjs-node, tfjs-wasm, tfjs-cpu \(received "gpu"\)/,
+      new RegExp(
+        'ENGINE must be equal to one of the allowed values: ' +
+          'auto, onnx, tfjs-node, tfjs-wasm, tfjs-cpu \\(received "gpu"\\)',
+      ),
     );
     assert.throws(() => loadConfig({ PORT: 'eighty' }), /PORT must be integer \(received "eighty"\)/);
     assert.throws(() => loadConfig({ ALLOW_PRIVATE_URLS: 'maybe' }), /ALLOW_PRIVATE_URLS must be boolean/);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runInSlices } from '../../lib/model/engines/engine.ts';
 
-// Images of 2 values each; the "model" outputs 3 values per image: its first input value, its second, and the slice size it ran in.
+// Images of 2 values each; the "model" outputs 3 values per image: its first input value, its second, and the slice
+// size it ran in.
 const IMAGE_SIZE = 2;
 const CLASSES = 3;
 
@@ -22,7 +23,7 @@ function recordingModel() {
 const images = (count: number) => Float32Array.from({ length: count * IMAGE_SIZE }, (_, i) => i);
 
 describe('runInSlices', () => {
-  test('runs a batch in slices of at most the slice size, the last one shorter, and keeps the images in order', async () => {
+  test('runs a batch in slices of at most the slice size, the last shorter, keeping the images in order', async () => {
     const model = recordingModel();
     const output = await runInSlices(model.run, 2, IMAGE_SIZE, CLASSES)(images(5), 5);
     assert.deepEqual(model.slices, [2, 2, 1]);
