@@ -18,6 +18,34 @@ describe('server process', () => {
   });
   after(() => slowImages.close());
 
+  test('on an unhandled rejection, logs it, finishes the request in flight and exits 1', async () => {
+    const preload = new URL('../fixtures/preload/reject-on-sigusr2.mjs', import.meta.url).href;
+    const server = await spawnServer({ ALLOW_PRIVATE_URLS: 'true' }, [
+      '--import',
+      'tsx',
+      '--import',
+      preload,
+      'lib/main.ts',
+    ]);
+    await waitUntilReady(server.baseUrl);
+    const inFlight = fetch(`${server.baseUrl}/v1/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ images: [{ url: slowImages.url('/owl.jpg') }] }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    server.child.kill('SIGUSR2');
+
+    assert.equal((await inFlight).status, 200);
+    assert.equal(await server.exited, 1);
+    const fatal = server.logs.find((line) => (line as { level?: string }).level === 'CRITICAL') as {
+      message: string;
+      error: { message: string };
+    };
+    assert.match(fatal.message, /^unhandledRejection/);
+    assert.equal(fatal.error.message, 'a bug nobody caught');
+  });
+
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     test(`on ${signal}, finishes the request in flight, refuses new connections and exits 0`, async () => {
       const server = await spawnServer({ ALLOW_PRIVATE_URLS: 'true' });
