@@ -4,9 +4,7 @@
  * Content-Security-Policy says so.
  */
 import { readFile } from 'node:fs/promises';
-
-// public/ sits beside lib/ and dist/, so the same relative path works from sources and the bundle.
-const PUBLIC_DIR = new URL('../public/', import.meta.url);
+import { PUBLIC_DIR } from './layout.ts';
 
 export const DEMO_PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; " +

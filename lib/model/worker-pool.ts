@@ -10,6 +10,7 @@ import type { BatchOutput, BatchRunner } from './batcher.ts';
 import type { EngineSummary } from './engines/engine.ts';
 import type { FromWorker, ToWorker, WorkerOptions } from './inference-worker.ts';
 import { splitPerImage } from './run-engine.ts';
+import { FROM_SOURCES, INFERENCE_WORKER } from '../layout.ts';
 
 export interface WorkerPool extends BatchRunner<Uint8Array, Float32Array> {
   readonly engine: EngineSummary;
@@ -52,10 +53,8 @@ const RESTART_DELAY_MS = 1000;
  * worker's entry file.
  */
 function spawnWorker(workerData: WorkerOptions): Worker {
-  if (!import.meta.url.endsWith('.ts'))
-    return new Worker(new URL('./inference-worker.mjs', import.meta.url), { workerData });
-  const entry = new URL('./inference-worker.ts', import.meta.url).href;
-  const load = `import(${JSON.stringify(entry)})`;
+  if (!FROM_SOURCES) return new Worker(INFERENCE_WORKER, { workerData });
+  const load = `import(${JSON.stringify(INFERENCE_WORKER.href)})`;
   const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return ${load}; })`;
   return new Worker(bootstrap, { eval: true, workerData });
 }
