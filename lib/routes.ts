@@ -1,6 +1,6 @@
 /**
- * The API's routes, once: method, path, response schema, the error statuses it documents, whether
- * it needs the model, and which Lambda function serves it. The HTTP server registers them, the
+ * The API's routes, once: method, path, response schema, the error statuses it documents, and
+ * which Lambda function serves it. The HTTP server registers them, the
  * Lambda functions route and serialize by them, and a test holds serverless.yml's events to them.
  * Each transport supplies its own handler (the server adds admission and client-abort handling).
  */
@@ -15,8 +15,6 @@ export interface ApiRoute {
   response: object;
   /** Error statuses the route documents, each with the error body's schema. */
   errorStatuses: number[];
-  /** Answered 503 SERVICE_NOT_READY until the model is loaded. */
-  needsModel: boolean;
   /** The Lambda function that serves it (serverless.yml). */
   lambda: 'predict' | 'health';
 }
@@ -29,7 +27,6 @@ export const ROUTES = {
     tags: ['health'],
     response: healthSchema,
     errorStatuses: [],
-    needsModel: false,
     lambda: 'health',
   },
   readiness: {
@@ -39,7 +36,6 @@ export const ROUTES = {
     tags: ['health'],
     response: readinessSchema,
     errorStatuses: [503],
-    needsModel: true,
     lambda: 'predict',
   },
   models: {
@@ -49,7 +45,6 @@ export const ROUTES = {
     tags: ['model'],
     response: modelInfoSchema,
     errorStatuses: [503],
-    needsModel: true,
     lambda: 'predict',
   },
   predict: {
@@ -59,7 +54,6 @@ export const ROUTES = {
     tags: ['model'],
     response: predictResponseSchema,
     errorStatuses: [400, 413, 415, 422, 500, 503],
-    needsModel: true,
     lambda: 'predict',
   },
 } as const satisfies Record<string, ApiRoute>;

@@ -4,20 +4,20 @@
  * predict function, which holds the model.)
  */
 import type { Logger } from '../logger.ts';
-import { routeMissing } from '../errors.ts';
 import {
   type HttpRequest,
   type HttpResponse,
   errorResponse,
   jsonResponse,
-  methodsAt,
   readHttpEvent,
+  routeFor,
 } from './http-event.ts';
 import type { LambdaHandler } from './predict-function.ts';
 import { serializeRoute } from './response-serializers.ts';
-import { routeKey, routesOf } from '../routes.ts';
+import { ROUTES, routeKey } from '../routes.ts';
 
 export function createHealthHandler(logger: Logger): LambdaHandler {
+  const routes = { [routeKey(ROUTES.health)]: () => serializeRoute.health({ message: 'OK' }) };
   return async (event, context) => {
     logger.addContext(context);
     logger.setCorrelationId(context.awsRequestId);
@@ -26,9 +26,7 @@ export function createHealthHandler(logger: Logger): LambdaHandler {
     try {
       request = readHttpEvent(event);
       if (request.requestId) logger.setCorrelationId(request.requestId);
-      const keys = routesOf('health').map(routeKey);
-      if (!keys.includes(`${request.method} ${request.path}`)) throw routeMissing(methodsAt(keys, request.path));
-      response = jsonResponse(200, serializeRoute.health({ message: 'OK' }));
+      response = jsonResponse(200, routeFor(routes, request)());
     } catch (error) {
       response = errorResponse(error).response;
     }

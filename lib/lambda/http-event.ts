@@ -3,7 +3,7 @@
  * request shape, base64-encoded bodies decoded; responses are plain JSON results both accept.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
-import { type ErrorBody, ServiceError, toErrorResponse } from '../errors.ts';
+import { type ErrorBody, ServiceError, routeMissing, toErrorResponse } from '../errors.ts';
 import { callerRequestId } from '../request-id.ts';
 import { JSON_SECURITY_HEADERS } from '../security-headers.ts';
 import { serializeError } from './response-serializers.ts';
@@ -78,9 +78,13 @@ export function errorResponse(error: unknown): { response: HttpResponse; body: E
 }
 
 /**
- * The methods a function's routes ("GET /health", ...) take at `path`, for a 405's Allow. Through
- * API Gateway only the declared routes reach a function; this answers direct invocations.
+ * The handler of a function's route ("GET /health", ...) for the request, or the 404 or 405 (with
+ * the methods `path` takes, for Allow) that the server would answer. Through API Gateway only the
+ * declared routes reach a function; this answers direct invocations.
  */
-export function methodsAt(routeKeys: string[], path: string): string[] {
-  return routeKeys.filter((key) => key.endsWith(` ${path}`)).map((key) => key.split(' ')[0]!);
+export function routeFor<T>(routes: Record<string, T>, request: HttpRequest): T {
+  const handler = routes[`${request.method} ${request.path}`];
+  if (handler) return handler;
+  const keys = Object.keys(routes).filter((key) => key.endsWith(` ${request.path}`));
+  throw routeMissing(keys.map((key) => key.split(' ')[0]!));
 }

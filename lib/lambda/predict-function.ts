@@ -8,7 +8,7 @@ import type { Context } from 'aws-lambda';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Config } from '../config.ts';
-import { ServiceError, routeMissing } from '../errors.ts';
+import { ServiceError } from '../errors.ts';
 import type { ImageRetriever } from '../images/retrieve.ts';
 import type { Logger } from '../logger.ts';
 import type { Classifier } from '../model/classifier.ts';
@@ -22,8 +22,8 @@ import {
   type HttpResponse,
   errorResponse,
   jsonResponse,
-  methodsAt,
   readHttpEvent,
+  routeFor,
 } from './http-event.ts';
 import { serializeRoute } from './response-serializers.ts';
 import { ROUTES, type RouteNamesOf, routeKey } from '../routes.ts';
@@ -79,9 +79,7 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
     try {
       request = readHttpEvent(event);
       if (request.requestId) logger.setCorrelationId(request.requestId);
-      const route = routes[`${request.method} ${request.path}`];
-      if (!route) throw routeMissing(methodsAt(Object.keys(routes), request.path));
-      result = await route(request);
+      result = await routeFor(routes, request)(request);
       response = jsonResponse(
         200,
         result.json,
