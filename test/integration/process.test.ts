@@ -18,6 +18,20 @@ describe('server process', () => {
   });
   after(() => slowImages.close());
 
+  /**
+   * A predict request whose download is still waiting on the slow origin when this resolves (wrapped:
+   * an async function would otherwise wait for the response itself).
+   */
+  async function requestInFlight(baseUrl: string): Promise<{ response: Promise<Response> }> {
+    const inFlight = fetch(`${baseUrl}/v1/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ images: [{ url: slowImages.url('/owl.jpg') }] }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return { response: inFlight };
+  }
+
   test('on an unhandled rejection, logs it, finishes the request in flight and exits 1', async () => {
     const preload = new URL('../fixtures/preload/reject-on-sigusr2.mjs', import.meta.url).href;
     const server = await spawnServer({ ALLOW_PRIVATE_URLS: 'true' }, [
@@ -28,12 +42,7 @@ describe('server process', () => {
       'lib/main.ts',
     ]);
     await waitUntilReady(server.baseUrl);
-    const inFlight = fetch(`${server.baseUrl}/v1/predict`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ images: [{ url: slowImages.url('/owl.jpg') }] }),
-    });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const inFlight = (await requestInFlight(server.baseUrl)).response;
     server.child.kill('SIGUSR2');
 
     assert.equal((await inFlight).status, 200);
@@ -50,12 +59,7 @@ describe('server process', () => {
     test(`on ${signal}, finishes the request in flight, refuses new connections and exits 0`, async () => {
       const server = await spawnServer({ ALLOW_PRIVATE_URLS: 'true' });
       await waitUntilReady(server.baseUrl);
-      const inFlight = fetch(`${server.baseUrl}/v1/predict`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ images: [{ url: slowImages.url('/owl.jpg') }] }),
-      });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const inFlight = (await requestInFlight(server.baseUrl)).response;
       server.child.kill(signal);
 
       const response = await inFlight;
