@@ -3,7 +3,8 @@
  * The model starts loading when the module is imported, once per container.
  */
 import { initPredictFunction } from '../lib/lambda/init.ts';
-import { type LambdaHandler, createPredictHandler } from '../lib/lambda/predict-function.ts';
+import type { LambdaHandler } from '../lib/lambda/http-function.ts';
+import { createPredictHandler } from '../lib/lambda/predict-function.ts';
 
 export const initialised = initPredictFunction(process.env).then(createPredictHandler);
 

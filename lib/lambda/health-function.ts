@@ -4,34 +4,12 @@
  * predict function, which holds the model.)
  */
 import type { Logger } from '../logger.ts';
-import {
-  type HttpRequest,
-  type HttpResponse,
-  errorResponse,
-  jsonResponse,
-  readHttpEvent,
-  routeFor,
-} from './http-event.ts';
-import type { LambdaHandler } from './predict-function.ts';
+import { type LambdaHandler, createHttpFunction } from './http-function.ts';
 import { serializeRoute } from './response-serializers.ts';
-import { ROUTES, routeKey } from '../routes.ts';
 
 export function createHealthHandler(logger: Logger): LambdaHandler {
-  const routes = { [routeKey(ROUTES.health)]: () => serializeRoute.health({ message: 'OK' }) };
-  return async (event, context) => {
-    logger.addContext(context);
-    logger.setCorrelationId(context.awsRequestId);
-    let request: HttpRequest | undefined;
-    let response: HttpResponse;
-    try {
-      request = readHttpEvent(event);
-      if (request.requestId) logger.setCorrelationId(request.requestId);
-      response = jsonResponse(200, routeFor(routes, request)());
-    } catch (error) {
-      response = errorResponse(error).response;
-    }
-    if (request?.requestId) response.headers['x-request-id'] = request.requestId;
-    logger.info('Request completed', { method: request?.method, path: request?.path, status: response.statusCode });
-    return response;
-  };
+  return createHttpFunction<'health'>({
+    logger,
+    routes: { health: async () => ({ json: serializeRoute.health({ message: 'OK' }) }) },
+  });
 }
