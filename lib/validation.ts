@@ -57,11 +57,19 @@ export function requestInvalid(errors: ReadonlyArray<ErrorObject>): ServiceError
   return new ServiceError('REQUEST_INVALID', entry.message, { errors: [entry], cause: errors });
 }
 
+/**
+ * Field names come from the client and are quoted in the message, the field and the log line: a
+ * 5 MB key would be echoed three times. Past this length they are cut, with an ellipsis.
+ */
+const MAX_QUOTED_NAME = 100;
+const quoted = (name: string): string =>
+  name.length > MAX_QUOTED_NAME ? `${name.slice(0, MAX_QUOTED_NAME)}…` : name;
+
 function toEntry(error: ErrorObject): ErrorEntry {
   const segments = error.instancePath
     .split('/')
     .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    .map((s) => quoted(s.replace(/~1/g, '/').replace(/~0/g, '~')));
   const index = segments[0] === 'images' && /^\d+$/.test(segments[1] ?? '') ? Number(segments[1]) : undefined;
   const field = segments.reduce(
     (path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment),
@@ -71,7 +79,8 @@ function toEntry(error: ErrorObject): ErrorEntry {
     index === undefined ? entry : { index, ...entry };
 
   if (error.keyword === 'additionalProperties') {
-    const unknown = field ? `${field}.${error.params.additionalProperty}` : String(error.params.additionalProperty);
+    const name = quoted(String(error.params.additionalProperty));
+    const unknown = field ? `${field}.${name}` : name;
     return withIndex({ field: unknown, code: 'FIELD_UNKNOWN', message: `${unknown} is not a field of the API.` });
   }
   if (error.keyword === 'oneOf' && index !== undefined && segments.length === 2) {

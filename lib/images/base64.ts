@@ -31,8 +31,9 @@ function decodeWellFormed(text: string, maxBytes: number): Buffer | undefined {
 
 function decodeStrictly(text: string, maxBytes: number): Buffer {
   const compact = WHITESPACE.test(text) ? text.replace(/[\t\n\r ]+/g, '') : text;
-  const unpadded = compact.replace(/={1,2}$/, '');
+  const unpadded = compact.replace(/=+$/, '');
   const padding = compact.length - unpadded.length;
+  if (padding > 2) throw new ImageError('IMAGE_DATA_INVALID', 'The data is not valid base64: its padding is wrong.');
   if (!BASE64.test(unpadded)) {
     throw new ImageError(
       'IMAGE_DATA_INVALID',

@@ -48,6 +48,8 @@ export interface Downloader {
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const USER_AGENT = 'image-classifier-api';
+/** How long an idle outbound connection is kept for the next download from the same origin. */
+const KEEP_ALIVE_MS = 4_000;
 
 /** Thrown inside the connector; recognised after undici hands it back, possibly wrapped. */
 class AddressRefusedError extends Error {
@@ -64,7 +66,10 @@ export function createDownloader(limits: DownloadLimits, deps: DownloaderDeps = 
     connect: guardedConnector(lookup, isAllowed, Math.min(limits.timeoutMs, 10_000)),
     headersTimeout: limits.timeoutMs,
     bodyTimeout: limits.timeoutMs,
-    keepAliveTimeout: 4_000,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    // undici lets an origin's `Keep-Alive: timeout=N` hint raise the idle time up to 10 minutes:
+    // a hostile origin could hold hundreds of our sockets open. Its hint may only shorten it.
+    keepAliveMaxTimeout: KEEP_ALIVE_MS,
   });
 
   return {
@@ -89,10 +94,10 @@ async function follow(agent: Agent, firstUrl: string, limits: DownloadLimits, si
       method: 'GET',
       signal,
       headers: { 'user-agent': USER_AGENT, accept: 'image/*,*/*;q=0.8' },
-    });
-    const location = response.headers.location;
-    if (REDIRECT_STATUSES.has(response.statusCode) && typeof location === 'string') {
+    }).catch(headerFailure);
+    if (REDIRECT_STATUSES.has(response.statusCode)) {
       discard(response.body);
+      const location = redirectTarget(response.statusCode, response.headers.location);
       if (redirects >= limits.maxRedirects) {
         throw new ImageError(
           'DOWNLOAD_TOO_MANY_REDIRECTS',
@@ -108,6 +113,42 @@ async function follow(agent: Agent, firstUrl: string, limits: DownloadLimits, si
     }
     return readImage(response.body, response.headers['content-length'], limits.maxBytes);
   }
+}
+
+/** The one Location of a redirect; none, or several that may disagree, is the origin's fault. */
+function redirectTarget(status: number, location: string | string[] | undefined): string {
+  if (typeof location === 'string') return location;
+  const problem = location === undefined ? 'without a Location header' : `with ${location.length} Location headers`;
+  throw new ImageError('DOWNLOAD_FAILED', `The image server answered ${status} ${problem}.`);
+}
+
+/**
+ * Failures before the response headers were complete. undici reports a Content-Length that llhttp
+ * refuses (over 2^64 - 1, or repeated with another value) as a body length mismatch, and an
+ * unsolicited 100 Continue as a bare "bad response"; neither is about the body.
+ */
+function headerFailure(error: unknown): never {
+  if (error instanceof undiciErrors.ResponseContentLengthMismatchError) {
+    throw new ImageError(
+      'DOWNLOAD_FAILED',
+      'The image server sent an invalid Content-Length (larger than 2^64 - 1, or repeated with another value).',
+      { cause: error },
+    );
+  }
+  if (error instanceof undiciErrors.SocketError && error.message === 'bad response') {
+    throw new ImageError(
+      'DOWNLOAD_FAILED',
+      'The image server sent a response that was not asked for (such as an unsolicited 100 Continue).',
+      { cause: error },
+    );
+  }
+  const protocol = /^Response does not match the HTTP\/1\.1 protocol \((.+)\)$/.exec((error as Error).message ?? '');
+  if (protocol) {
+    throw new ImageError('DOWNLOAD_FAILED', `The image server's response is not valid HTTP/1.1: ${protocol[1]}.`, {
+      cause: error,
+    });
+  }
+  throw error;
 }
 
 /** An absolute http(s) URL without credentials; relative redirect targets resolve against `base`. */
@@ -187,6 +228,11 @@ function toImageError(error: unknown, timedOut: boolean, limits: DownloadLimits)
   }
   if (findInChain(error, (e) => (e as { code?: string }).code === 'ENOTFOUND')) {
     return new ImageError('DOWNLOAD_FAILED', 'The host name could not be resolved.', { cause: error });
+  }
+  if (error instanceof undiciErrors.SocketError && error.message === 'other side closed') {
+    return new ImageError('DOWNLOAD_FAILED', 'The image server closed the connection before the image was complete.', {
+      cause: error,
+    });
   }
   if (error instanceof undiciErrors.ResponseContentLengthMismatchError) {
     return new ImageError('DOWNLOAD_FAILED', 'The image server sent a body that does not match its Content-Length.', {

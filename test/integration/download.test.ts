@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { lookup as dnsLookup } from 'node:dns';
+import net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { ImageError } from '../../lib/errors.ts';
@@ -295,5 +296,96 @@ describe('createDownloader', () => {
     controller.abort();
     await assert.rejects(pending, (error: unknown) => error instanceof ImageError && error.code === 'DOWNLOAD_FAILED');
     await downloader.close();
+  });
+});
+
+/** An origin that answers every connection with the same raw bytes, for answers node:http cannot send. */
+async function rawOrigin(response: string): Promise<{ url: string; sockets: () => number; close(): Promise<void> }> {
+  const open = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
+    socket.on('error', () => {});
+    socket.once('data', () => socket.write(response));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/image.png`,
+    sockets: () => open.size,
+    async close() {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('origins that break HTTP: each failure named for what it is', () => {
+  const cases: Array<[string, string, string, RegExp]> = [
+    [
+      'a redirect with two Location headers',
+      'HTTP/1.1 302 Found\r\nLocation: /a\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n',
+      'DOWNLOAD_FAILED',
+      /answered 302 with 2 Location headers/,
+    ],
+    [
+      'a redirect without Location',
+      'HTTP/1.1 301 Moved Permanently\r\nContent-Length: 0\r\n\r\n',
+      'DOWNLOAD_FAILED',
+      /answered 301 without a Location header/,
+    ],
+    [
+      'an unsolicited 100 Continue before the 200',
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc',
+      'DOWNLOAD_FAILED',
+      /not asked for \(such as an unsolicited 100 Continue\)/,
+    ],
+    [
+      'a Content-Length of 99999999999999999999 (over 2^64)',
+      'HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nabc',
+      'DOWNLOAD_FAILED',
+      /invalid Content-Length \(larger than 2\^64 - 1/,
+    ],
+    [
+      'a Content-Length of 2^64 - 1, which parses: too large',
+      'HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nabc',
+      'IMAGE_TOO_LARGE',
+      /larger than 1000 bytes/,
+    ],
+    [
+      'a Content-Length that is not a number',
+      'HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nabc',
+      'DOWNLOAD_FAILED',
+      /not valid HTTP\/1\.1: Invalid character in Content-Length/,
+    ],
+  ];
+  for (const [name, response, code, message] of cases) {
+    test(name, async () => {
+      const origin = await rawOrigin(response);
+      const downloader = createDownloader(open);
+      try {
+        await assert.rejects(downloader.download(origin.url), failsWith(code, message));
+      } finally {
+        await downloader.close();
+        await origin.close();
+      }
+    });
+  }
+
+  test('an origin asking for Keep-Alive: timeout=100000 does not keep our socket open past 4 s', async () => {
+    const origin = await rawOrigin(
+      'HTTP/1.1 404 Not Found\r\nConnection: keep-alive\r\nKeep-Alive: timeout=100000\r\nContent-Length: 0\r\n\r\n',
+    );
+    const downloader = createDownloader(open);
+    try {
+      await assert.rejects(downloader.download(origin.url), failsWith('DOWNLOAD_FAILED', /status 404/));
+      assert.equal(origin.sockets(), 1, 'the connection is kept alive at first');
+      const deadline = Date.now() + 8_000;
+      while (origin.sockets() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(origin.sockets(), 0, 'our side closed the idle socket within the keep-alive time');
+    } finally {
+      await downloader.close();
+      await origin.close();
+    }
   });
 });

@@ -35,6 +35,16 @@ describe('decodeBase64Image', () => {
     assert.throws(() => decodeBase64Image('ab=c', 100), failsWith('IMAGE_DATA_INVALID'));
   });
 
+  test('names padding, not the alphabet, when the text is only or mostly padding ("====")', () => {
+    for (const text of ['====', 'AAAA===', '=']) {
+      assert.throws(
+        () => decodeBase64Image(text, 100),
+        (error: unknown) =>
+          error instanceof ImageError && error.code === 'IMAGE_DATA_INVALID' && /padding/.test(error.message),
+      );
+    }
+  });
+
   test('refuses text that is only whitespace', () => {
     assert.throws(() => decodeBase64Image(' \n ', 100), failsWith('IMAGE_DATA_INVALID'));
   });
