@@ -62,8 +62,7 @@ export function requestInvalid(errors: ReadonlyArray<ErrorObject>): ServiceError
  * 5 MB key would be echoed three times. Past this length they are cut, with an ellipsis.
  */
 const MAX_QUOTED_NAME = 100;
-const quoted = (name: string): string =>
-  name.length > MAX_QUOTED_NAME ? `${name.slice(0, MAX_QUOTED_NAME)}…` : name;
+const quoted = (name: string): string => (name.length > MAX_QUOTED_NAME ? `${name.slice(0, MAX_QUOTED_NAME)}…` : name);
 
 function toEntry(error: ErrorObject): ErrorEntry {
   const segments = error.instancePath
