@@ -17,7 +17,7 @@ import { Pool } from 'undici';
 import { loadConfig } from '../lib/config.ts';
 import { isPublicAddress } from '../lib/images/address-policy.ts';
 import { createRuntime } from '../lib/runtime.ts';
-import { createServer } from '../lib/server.ts';
+import { createServer } from '../lib/http/server.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = path.join(ROOT, 'test/fixtures');

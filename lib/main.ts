@@ -4,7 +4,7 @@
  */
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createRuntime } from './runtime.ts';
-import { createServer } from './server.ts';
+import { createServer } from './http/server.ts';
 
 async function main(): Promise<void> {
   let config: Config;

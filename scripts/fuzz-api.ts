@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../lib/config.ts';
 import { createRuntime } from '../lib/runtime.ts';
-import { createServer } from '../lib/server.ts';
+import { createServer } from '../lib/http/server.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const examples = process.argv[2] ?? '1000';

@@ -4,7 +4,7 @@
  * would go over is refused at once with 503 and Retry-After, rather than queueing behind everyone
  * else; when the pipeline is full, before its body is even read.
  */
-import { RETRY_AFTER_SECONDS, ServiceError } from './errors.ts';
+import { RETRY_AFTER_SECONDS, ServiceError } from '../errors.ts';
 
 export interface Admission {
   /** Throws 503 SERVICE_OVERLOADED when no image can be admitted: checked before reading a body. */

@@ -8,7 +8,7 @@ import type { DownloaderDeps } from '../../lib/images/download.ts';
 import { createLogger, type Logger } from '../../lib/logger.ts';
 import { type Classifier, inProcessOptions, loadClassifier } from '../../lib/model/classifier.ts';
 import { createRuntime } from '../../lib/runtime.ts';
-import { createServer, type Server } from '../../lib/server.ts';
+import { createServer, type Server } from '../../lib/http/server.ts';
 import { MODEL_DIR } from './fixtures.ts';
 
 export const silentLogger: Logger = createLogger({

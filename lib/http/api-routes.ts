@@ -1,0 +1,89 @@
+/**
+ * The API's routes, from the route table (lib/routes.ts), over the transport-free service: liveness,
+ * readiness, the model, and predictions. The server's own additions are here: 503 until the model
+ * is ready, admission (backpressure) before a body is read, and no more downloading for a client
+ * that has gone away.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { Config } from '../config.ts';
+import { RETRY_AFTER_SECONDS, ServiceError } from '../errors.ts';
+import type { ImageRetriever } from '../images/retrieve.ts';
+import type { Classifier } from '../model/classifier.ts';
+import { ROUTES, fastifySchema } from '../routes.ts';
+import { predict } from '../service.ts';
+import { serverTimingHeader } from '../timings.ts';
+import { type PredictRequest, createRequestParser } from '../validation.ts';
+import { createAdmission } from './admission.ts';
+
+export interface ApiRoutesOptions {
+  config: Pick<Config, 'maxQueueImages' | 'maxImagesPerRequest'>;
+  retrieve: ImageRetriever;
+  /** The classifier once it is loaded and warmed up; until then the service is alive but not ready. */
+  classifier: () => Classifier | undefined;
+}
+
+export const apiRoutesPlugin: FastifyPluginAsync<ApiRoutesOptions> = async (app, options) => {
+  const { config, retrieve } = options;
+  const requireClassifier = (): Classifier => {
+    const classifier = options.classifier();
+    if (!classifier) throw new ServiceError('SERVICE_NOT_READY', undefined, { retryAfterSeconds: RETRY_AFTER_SECONDS });
+    return classifier;
+  };
+  const requestParser = createRequestParser(config);
+  const admission = createAdmission(config.maxQueueImages);
+
+  app.route({
+    method: ROUTES.health.method,
+    url: ROUTES.health.path,
+    schema: fastifySchema(ROUTES.health),
+    handler: async () => ({ message: 'OK' }),
+  });
+
+  app.route({
+    method: ROUTES.readiness.method,
+    url: ROUTES.readiness.path,
+    schema: fastifySchema(ROUTES.readiness),
+    handler: async () => {
+      requireClassifier();
+      return { status: 'ready' };
+    },
+  });
+
+  app.route({
+    method: ROUTES.models.method,
+    url: ROUTES.models.path,
+    schema: fastifySchema(ROUTES.models),
+    handler: async () => requireClassifier().info,
+  });
+
+  app.route({
+    method: ROUTES.predict.method,
+    url: ROUTES.predict.path,
+    // Not ready, or full: refuse before reading (and parsing) a body of up to MAX_BODY_BYTES.
+    onRequest: async () => {
+      requireClassifier();
+      admission.checkOpen();
+    },
+    schema: { ...fastifySchema(ROUTES.predict), body: requestParser.schema },
+    handler: async (request, reply) => {
+      const classifier = requireClassifier();
+      // Stop downloading for a client that has gone away. (The request's own 'close' fires as soon as
+      // its body is read, so the response's is the one that tells.)
+      const aborted = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) aborted.abort();
+      });
+      // Fastify has validated the body with the request parser's own compiled schema.
+      const predictRequest = request.body as PredictRequest;
+      const release = admission.admit(predictRequest.images.length);
+      try {
+        const { body, timings } = await predict(predictRequest, { classifier, retrieve }, aborted.signal);
+        request.timings = timings;
+        reply.header('server-timing', serverTimingHeader(timings));
+        return body;
+      } finally {
+        release();
+      }
+    },
+  });
+};
