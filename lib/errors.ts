@@ -38,7 +38,10 @@ export const REQUEST_ERRORS = {
   },
 } as const;
 
-/** Why one field or image of a request failed; reported in `errors[]` with its field or index. */
+/**
+ * Why one field or image of a request failed; reported in `errors[]` with its field or index. The
+ * `read` codes are the `classify` command line's, for its files: per file, like the others.
+ */
 export const ENTRY_ERRORS = {
   FIELD_INVALID: { stage: 'request', message: 'The field does not match the schema.' },
   FIELD_UNKNOWN: { stage: 'request', message: 'The field is not part of the API.' },
@@ -61,10 +64,15 @@ export const ENTRY_ERRORS = {
   },
   IMAGE_CORRUPT: { stage: 'decode', message: 'The image is truncated or corrupt.' },
   IMAGE_TOO_MANY_PIXELS: { stage: 'decode', message: 'The image has too many pixels.' },
+  // Only from `classify`: files are never read by the API, so it never answers these.
+  FILE_NOT_FOUND: { stage: 'read', message: 'No such file or folder.' },
+  FILE_UNREADABLE: { stage: 'read', message: 'The file could not be read.' },
 } as const;
 
 export type RequestErrorCode = keyof typeof REQUEST_ERRORS;
 export type EntryErrorCode = keyof typeof ENTRY_ERRORS;
+/** Where an image failed: `read` is a file of the command line's, never an API request's image. */
+export type EntryErrorStage = (typeof ENTRY_ERRORS)[EntryErrorCode]['stage'];
 
 /** The seed's message, kept for requests where an image could not be fetched. */
 const DOWNLOAD_FAILED_MESSAGE = 'One or more images could not be downloaded.';
@@ -127,7 +135,7 @@ export class ImageError extends Error {
     super(message, options);
   }
 
-  get stage(): 'request' | 'download' | 'decode' {
+  get stage(): EntryErrorStage {
     return ENTRY_ERRORS[this.code].stage;
   }
 }

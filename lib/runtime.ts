@@ -16,6 +16,8 @@ export interface RuntimeOptions {
   sharedClassifier?: Classifier;
   logger?: Logger;
   downloaderDeps?: DownloaderDeps;
+  /** Let `retrieve` read `{ file }` sources from disk: the `classify` command line only, never a server. */
+  fileSources?: boolean;
 }
 
 export interface Runtime {
@@ -57,7 +59,7 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     logger,
     metrics,
     downloader,
-    retrieve: createImageRetriever(config, downloader),
+    retrieve: createImageRetriever(config, downloader, { files: options.fileSources === true }),
     classifier: () => loaded,
     loadClassifier: () => (loading ??= loadOwnClassifier()),
     async close() {

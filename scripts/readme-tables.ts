@@ -24,8 +24,13 @@ export function errorTables(): string {
   const requestRows = Object.entries(REQUEST_ERRORS).map(
     ([code, { status, message }]) => `| \`${code}\` | ${status} | ${message} |`,
   );
+  // `read` codes are for the files of the `classify` command line: the API never reads files.
+  const status = (stage: string) => (stage === 'request' ? '422' : stage === 'read' ? '`classify` only' : '400');
+  const cliOnly = Object.entries(ENTRY_ERRORS)
+    .flatMap(([code, { stage }]) => (stage === 'read' ? [`\`${code}\``] : []))
+    .join(' and ');
   const entryRows = Object.entries(ENTRY_ERRORS).map(
-    ([code, { stage, message }]) => `| \`${code}\` | ${stage === 'request' ? '422' : '400'} | ${message} |`,
+    ([code, { stage, message }]) => `| \`${code}\` | ${status(stage)} | ${message} |`,
   );
   return [
     'Top-level `code`:',
@@ -34,7 +39,8 @@ export function errorTables(): string {
     '| --- | --- | --- |',
     ...requestRows,
     '',
-    'Codes in `errors[]`, with the `index` of the image (and the `field`, for schema errors):',
+    'Codes in `errors[]`, with the `index` of the image (and the `field`, for schema errors);',
+    `${cliOnly} come from the \`classify\` command line only (files are never read by the API):`,
     '',
     '| Code | Status of the response | Meaning |',
     '| --- | --- | --- |',

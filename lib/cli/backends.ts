@@ -1,15 +1,15 @@
 /**
- * Where `classify` runs the model: in this process (the same classifier, decoder and guarded
- * downloader as the service), or through a running service's POST /v1/predict. Both take a chunk
- * of inputs and give one result per input, in order.
+ * Where `classify` runs the model: in this process (the service's own pipeline, classifyEach, with
+ * its retriever reading files too), or through a running service's POST /v1/predict. Both take a
+ * chunk of inputs and give one result per input, in order.
  */
-import { readFile, stat } from 'node:fs/promises';
 import { loadConfig } from '../config.ts';
-import { ImageError, imageTooLarge } from '../errors.ts';
-import { decodeImage } from '../images/decode.ts';
-import { type Prediction, topPredictions } from '../model/predictions.ts';
+import { ImageError } from '../errors.ts';
+import { readImageFile } from '../images/read-file.ts';
+import type { RetrievableSource } from '../images/retrieve.ts';
+import type { Prediction } from '../model/predictions.ts';
 import { createRuntime } from '../runtime.ts';
-import { semaphore } from '../semaphore.ts';
+import { classifyEach } from '../service.ts';
 import type { CliOptions } from './args.ts';
 import type { CliInput } from './inputs.ts';
 
@@ -24,43 +24,11 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-const missing = (input: CliInput): CliResult => ({
-  label: input.label,
-  ok: false,
-  code: 'FILE_NOT_FOUND',
-  message: 'No such file or folder.',
-});
-
-/** A file that could not be read fails on its own, as a bad image does. */
-class InputFailure extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The file's bytes; its size is checked before it is read, so a huge file is never loaded. */
-async function readImageFile(file: string, maxBytes: number): Promise<Buffer> {
-  let bytes: Buffer;
-  try {
-    if ((await stat(file)).size > maxBytes) throw imageTooLarge(maxBytes);
-    bytes = await readFile(file);
-  } catch (error) {
-    if (error instanceof ImageError) throw error;
-    throw new InputFailure(
-      'FILE_UNREADABLE',
-      `The file could not be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
-    );
-  }
-  // The file may have grown since stat.
-  if (bytes.length > maxBytes) throw imageTooLarge(maxBytes);
-  return bytes;
-}
+/** A file or folder named on the command line that was not there: it fails on its own, as a bad image does. */
+const missing = (input: CliInput): CliResult => failed(input, new ImageError('FILE_NOT_FOUND'));
 
 function failed(input: CliInput, error: unknown): CliResult {
-  if (!(error instanceof ImageError || error instanceof InputFailure)) throw error;
+  if (!(error instanceof ImageError)) throw error;
   return { label: input.label, ok: false, code: error.code, message: error.message };
 }
 
@@ -81,38 +49,24 @@ export async function localBackend(
     MODEL_DIR: options.modelDir || env.MODEL_DIR || defaultModelDir,
     ...(options.engine && { ENGINE: options.engine }),
   });
-  const runtime = createRuntime(config);
-  const { downloader } = runtime;
-  const classifier = await runtime.loadClassifier();
-  const downloadSlot = semaphore(config.downloadConcurrency);
-  const toPixels = async (input: CliInput & { kind: 'url' | 'file' }): Promise<Buffer> => {
-    const bytes =
-      input.kind === 'url'
-        ? await downloadSlot(() => downloader.download(input.url))
-        : await readImageFile(input.file, config.maxImageBytes);
-    return decodeImage(bytes, classifier.info.input, { maxPixels: config.maxImagePixels });
-  };
+  // Files are read by the retriever (size checked before reading), URLs downloaded THREAD_COUNT at a time.
+  const runtime = createRuntime(config, { fileSources: true });
+  const deps = { classifier: await runtime.loadClassifier(), retrieve: runtime.retrieve };
   return {
     chunkSize: config.batchSize * 4,
     async classify(inputs) {
-      const decoded = await Promise.all(
-        inputs.map(async (input): Promise<{ input: CliInput; pixels?: Buffer; failure?: CliResult }> => {
-          if (input.kind === 'missing') return { input, failure: missing(input) };
-          try {
-            return { input, pixels: await toPixels(input) };
-          } catch (error) {
-            return { input, failure: failed(input, error) };
-          }
-        }),
+      const sources = inputs.flatMap((input): RetrievableSource[] =>
+        input.kind === 'url' ? [{ url: input.url }] : input.kind === 'file' ? [{ file: input.file }] : [],
       );
-      const ready = decoded.filter((entry) => entry.pixels !== undefined);
-      const { probabilities } = await classifier.classify(ready.map((entry) => entry.pixels!));
-      const predictions = new Map(
-        ready.map((entry, i) => [entry, topPredictions(probabilities[i]!, classifier.labels, options.top)]),
-      );
-      return decoded.map(
-        (entry) => entry.failure ?? { label: entry.input.label, ok: true, predictions: predictions.get(entry)! },
-      );
+      const { outcomes } = await classifyEach({ images: sources, top_k: options.top }, deps);
+      let next = 0;
+      return inputs.map((input): CliResult => {
+        if (input.kind === 'missing') return missing(input);
+        const outcome = outcomes[next++]!;
+        if (!outcome.ok) return failed(input, outcome.error);
+        // With top_k 1 the result is the one prediction; above, it lists them all.
+        return { label: input.label, ok: true, predictions: outcome.result.predictions ?? [outcome.result] };
+      });
     },
     close: runtime.close,
   };

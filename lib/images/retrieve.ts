@@ -1,15 +1,25 @@
 /**
  * The images of one request -> model-ready pixels, each image on its own: a failure is recorded for
  * its index and the others go on, so a 400 can name every image that failed and why. Downloads run
- * at most THREAD_COUNT at a time per request; decoding runs on sharp's thread pool.
+ * at most THREAD_COUNT at a time per request; decoding runs on sharp's thread pool. Files are a
+ * source only for a retriever created with `files: true` (the `classify` command line), never the API's.
  */
 import { ImageError } from '../errors.ts';
 import { decodeBase64Image } from './base64.ts';
 import { type TargetSize, decodeImage } from './decode.ts';
 import type { Downloader } from './download.ts';
+import { readImageFile } from './read-file.ts';
 import { semaphore } from '../semaphore.ts';
 
-export type ImageSource = { url: string; data?: undefined } | { data: string; url?: undefined };
+/** An image of an API request: exactly one of url or data (the request schema allows nothing else). */
+export type ImageSource =
+  | { url: string; data?: undefined; file?: undefined }
+  | { data: string; url?: undefined; file?: undefined };
+
+/** A local file, by path: the command line's, never reachable from the API. */
+export type FileSource = { file: string; url?: undefined; data?: undefined };
+
+export type RetrievableSource = ImageSource | FileSource;
 
 export type RetrievedImage =
   | { ok: true; pixels: Buffer; downloadMs: number; decodeMs: number }
@@ -21,14 +31,33 @@ export interface RetrievalLimits {
   maxImagePixels: number;
 }
 
+export interface RetrieverOptions {
+  /** Accept `{ file }` sources and read them from disk: the command line only, never a server. */
+  files?: boolean;
+}
+
 export type ImageRetriever = (
-  sources: ReadonlyArray<ImageSource>,
+  sources: ReadonlyArray<RetrievableSource>,
   size: TargetSize,
   signal?: AbortSignal,
 ) => Promise<RetrievedImage[]>;
 
-export function createImageRetriever(limits: RetrievalLimits, downloader: Downloader): ImageRetriever {
+/** A file source given to a retriever that does not take files: a bug, refused before anything is read. */
+export class FileSourcesDisabledError extends Error {
+  override readonly name = 'FileSourcesDisabledError';
+  constructor() {
+    super('This image retriever does not read files: file sources are enabled only for the command line.');
+  }
+}
+
+export function createImageRetriever(
+  limits: RetrievalLimits,
+  downloader: Downloader,
+  options: RetrieverOptions = {},
+): ImageRetriever {
+  const files = options.files === true;
   return async (sources, size, signal) => {
+    if (!files && sources.some((source) => source.file !== undefined)) throw new FileSourcesDisabledError();
     const slot = semaphore(limits.downloadConcurrency);
     return Promise.all(
       sources.map(async (source): Promise<RetrievedImage> => {
@@ -36,9 +65,11 @@ export function createImageRetriever(limits: RetrievalLimits, downloader: Downlo
         let fetched: number | undefined;
         try {
           const bytes =
-            source.url !== undefined
-              ? await slot(() => downloader.download(source.url, signal))
-              : takeBase64(source, limits.maxImageBytes);
+            source.file !== undefined
+              ? await readImageFile(source.file, limits.maxImageBytes)
+              : source.url !== undefined
+                ? await slot(() => downloader.download(source.url, signal))
+                : takeBase64(source, limits.maxImageBytes);
           fetched = performance.now();
           const pixels = await decodeImage(bytes, size, { maxPixels: limits.maxImagePixels });
           return { ok: true, pixels, downloadMs: fetched - started, decodeMs: performance.now() - fetched };
