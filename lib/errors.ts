@@ -3,6 +3,7 @@
  * `{ message, code, errors?: [{ index?, field?, code, message }] }`.
  * Codes are stable: never rename or reuse one. README's error table is checked against these tables.
  */
+import type { ErrorBody, ErrorEntry } from './schemas.ts';
 
 /** Errors about the whole request: the code decides the HTTP status. */
 export const REQUEST_ERRORS = {
@@ -77,18 +78,7 @@ export type EntryErrorStage = (typeof ENTRY_ERRORS)[EntryErrorCode]['stage'];
 /** The seed's message, kept for requests where an image could not be fetched. */
 const DOWNLOAD_FAILED_MESSAGE = 'One or more images could not be downloaded.';
 
-export interface ErrorEntry {
-  index?: number;
-  field?: string;
-  code: string;
-  message: string;
-}
-
-export interface ErrorBody {
-  message: string;
-  code: string;
-  errors?: ErrorEntry[];
-}
+export type { ErrorBody, ErrorEntry };
 
 /** What a 503 asks a client to wait before retrying. */
 export const RETRY_AFTER_SECONDS = 1;

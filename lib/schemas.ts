@@ -1,8 +1,10 @@
 /**
  * The API's JSON Schemas, defined once: they validate requests (ajv, in the server and the Lambda
- * handlers), serialise responses, and are the OpenAPI document's components. Limits that come from
- * configuration (images per request) are built in, so the published document states them.
+ * handlers), serialise responses, are the OpenAPI document's components, and give the TypeScript
+ * types (json-schema-to-ts, types only). Limits that come from configuration (images per request)
+ * are built in, so the published document states them.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 
 export const MAX_TOP_K = 10;
 export const MAX_URL_LENGTH = 8192;
@@ -149,3 +151,14 @@ export function predictRequestSchema(limits: SchemaLimits) {
     examples: [{ images: [{ url: 'https://example.com/cat.jpg' }], top_k: 3 }],
   } as const;
 }
+
+// The API's types, read from the schemas above: a field added to a schema appears in its type.
+export type PredictRequest = FromSchema<ReturnType<typeof predictRequestSchema>>;
+/** An image of a request: exactly one of url or data. */
+export type ImageInput = PredictRequest['images'][number];
+export type PredictResponse = FromSchema<typeof predictResponseSchema>;
+export type ImageResult = PredictResponse['images'][number];
+export type Prediction = FromSchema<typeof prediction>;
+export type ErrorBody = FromSchema<typeof errorBodySchema>;
+export type ErrorEntry = NonNullable<ErrorBody['errors']>[number];
+export type ModelInfo = FromSchema<typeof modelInfoSchema>;

@@ -7,16 +7,11 @@ import { type ImageError, imagesRejected } from './errors.ts';
 import type { ImageRetriever, RetrievableSource } from './images/retrieve.ts';
 import type { Classifier } from './model/classifier.ts';
 import { type Prediction, topPredictions } from './model/predictions.ts';
+import type { ImageResult, PredictResponse } from './schemas.ts';
 import type { StageTimings } from './timings.ts';
 import type { PredictRequest } from './validation.ts';
 
-export interface ImageResult extends Prediction {
-  predictions?: Prediction[];
-}
-
-export interface PredictResponse {
-  images: ImageResult[];
-}
+export type { ImageResult, PredictResponse };
 
 export interface PredictResult {
   body: PredictResponse;

@@ -5,13 +5,9 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { type ErrorEntry, ServiceError } from './errors.ts';
-import type { ImageSource } from './images/retrieve.ts';
-import { type SchemaLimits, predictRequestSchema } from './schemas.ts';
+import { type PredictRequest, type SchemaLimits, predictRequestSchema } from './schemas.ts';
 
-export interface PredictRequest {
-  images: ImageSource[];
-  top_k: number;
-}
+export type { PredictRequest };
 
 // Defaults fill in `images: []` and `top_k: 1`; no type coercion: "3" is not a number. String
 // lengths are counted in UTF-16 units: counting code points walks every megabyte of base64 data.

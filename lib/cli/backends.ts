@@ -8,6 +8,7 @@ import { ImageError } from '../errors.ts';
 import { readImageFile } from '../images/read-file.ts';
 import type { RetrievableSource } from '../images/retrieve.ts';
 import type { Prediction } from '../model/predictions.ts';
+import type { ErrorBody, ImageResult } from '../schemas.ts';
 import { createRuntime } from '../runtime.ts';
 import { classifyEach } from '../service.ts';
 import type { CliOptions } from './args.ts';
@@ -72,17 +73,8 @@ export async function localBackend(
   };
 }
 
-interface ApiImage {
-  score: number;
-  category: string;
-  name: string;
-  predictions?: Prediction[];
-}
-interface ApiError {
-  message: string;
-  code: string;
-  errors?: Array<{ index?: number; code: string; message: string }>;
-}
+type ApiImage = ImageResult;
+type ApiError = ErrorBody;
 
 const MAX_ATTEMPTS = 4;
 

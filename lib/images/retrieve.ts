@@ -7,14 +7,13 @@
 import { ImageError } from '../errors.ts';
 import { decodeBase64Image } from './base64.ts';
 import { type TargetSize, decodeImage } from './decode.ts';
+import type { ImageInput } from '../schemas.ts';
 import type { Downloader } from './download.ts';
 import { readImageFile } from './read-file.ts';
 import { semaphore } from '../semaphore.ts';
 
 /** An image of an API request: exactly one of url or data (the request schema allows nothing else). */
-export type ImageSource =
-  | { url: string; data?: undefined; file?: undefined }
-  | { data: string; url?: undefined; file?: undefined };
+export type ImageSource = ImageInput & { file?: undefined };
 
 /** A local file, by path: the command line's, never reachable from the API. */
 export type FileSource = { file: string; url?: undefined; data?: undefined };
@@ -63,12 +62,13 @@ export function createImageRetriever(
       sources.map(async (source): Promise<RetrievedImage> => {
         const started = performance.now();
         let fetched: number | undefined;
+        const { file, url } = source;
         try {
           const bytes =
-            source.file !== undefined
-              ? await readImageFile(source.file, limits.maxImageBytes)
-              : source.url !== undefined
-                ? await slot(() => downloader.download(source.url, signal))
+            file !== undefined
+              ? await readImageFile(file, limits.maxImageBytes)
+              : url !== undefined
+                ? await slot(() => downloader.download(url, signal))
                 : takeBase64(source, limits.maxImageBytes);
           fetched = performance.now();
           const pixels = await decodeImage(bytes, size, { maxPixels: limits.maxImagePixels });

@@ -7,6 +7,7 @@
 import os from 'node:os';
 import type { Config, EngineChoice } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import type { ModelInfo } from '../schemas.ts';
 import { type BatchPolicy, type BatchRunner, Batcher } from './batcher.ts';
 import type { Engine, EngineSummary } from './engines/engine.ts';
 import { loadEngine } from './engines/load-engine.ts';
@@ -14,13 +15,8 @@ import { runEngine, splitPerImage } from './run-engine.ts';
 import { type Label, ModelFolderError, readModelFolder } from './model-folder.ts';
 import { startWorkerPool } from './worker-pool.ts';
 
-export interface ModelInfo {
-  name: string;
-  engine: string;
-  /** The size images are decoded to. */
-  input: EngineSummary['input'];
-  classes: number;
-}
+/** What GET /v1/models answers; `input` is the size images are decoded to. */
+export type { ModelInfo };
 
 export interface ClassifyResult {
   probabilities: Float32Array[];

@@ -1,11 +1,8 @@
 /** Probabilities -> the API's predictions: the k most probable classes, scores rounded to 4 decimals. */
+import type { Prediction } from '../schemas.ts';
 import type { Label } from './model-folder.ts';
 
-export interface Prediction {
-  score: number;
-  category: string;
-  name: string;
-}
+export type { Prediction };
 
 export function topPredictions(probabilities: Float32Array, labels: ReadonlyArray<Label>, k: number): Prediction[] {
   // k is at most 10: keeping a small sorted list beats sorting 1000 values.
