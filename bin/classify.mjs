@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `classify` command. In a checkout with dev dependencies it runs the TypeScript sources
-// through tsx; in an installation without them, the bundle built into dist/.
-import { fileURLToPath } from 'node:url';
+// through tsx; in an installation without them, the bundle built into dist/. This is the one choice
+// made before TypeScript can run; once running, lib/layout.ts decides every path.
 
 async function load() {
   try {
@@ -18,7 +18,6 @@ const { runCli } = await load();
 process.exitCode = await runCli({
   argv: process.argv.slice(2),
   env: process.env,
-  defaultModelDir: fileURLToPath(new URL('../models/mobilenet_v2', import.meta.url)),
   stdout: process.stdout,
   stderr: process.stderr,
 });

@@ -5,9 +5,14 @@
  * module into each bundle, where import.meta.url is the bundle's file: dist/ and lib/ both sit one
  * level below the root.
  */
+import { fileURLToPath } from 'node:url';
+
 export const FROM_SOURCES = import.meta.url.endsWith('.ts');
 
 const ROOT = new URL('../', import.meta.url);
+
+/** The model the project ships, which `classify` uses from any working directory. */
+export const BUNDLED_MODEL_DIR = fileURLToPath(new URL('models/mobilenet_v2', ROOT));
 
 /** The demo page's static files. */
 export const PUBLIC_DIR = new URL('public/', ROOT);

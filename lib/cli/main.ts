@@ -3,6 +3,7 @@
  * with a running service. Returns the exit status: 0 when every image was classified, 1 when any
  * failed or the model could not be loaded, 2 on a usage error.
  */
+import { BUNDLED_MODEL_DIR } from '../layout.ts';
 import { parseCliArgs, USAGE, UsageError } from './args.ts';
 import { type Backend, type CliResult, localBackend, remoteBackend } from './backends.ts';
 import { expandInputs } from './inputs.ts';
@@ -11,8 +12,6 @@ import { jsonLine, progressBar, shouldShowProgress, table } from './output.ts';
 export interface CliContext {
   argv: string[];
   env: Record<string, string | undefined>;
-  /** The bundled model folder, located by the launcher. */
-  defaultModelDir: string;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
 }
@@ -41,7 +40,7 @@ export async function runCli(context: CliContext): Promise<number> {
   try {
     backend = options.endpoint
       ? remoteBackend({ ...options, endpoint: options.endpoint }, context.env)
-      : await localBackend(options, context.env, context.defaultModelDir);
+      : await localBackend(options, context.env, BUNDLED_MODEL_DIR);
   } catch (error) {
     // A model folder or configuration that cannot be used: its message says what to change.
     stderr.write(`classify: the model could not be loaded: ${(error as Error).message}\n`);
