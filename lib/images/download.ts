@@ -7,11 +7,12 @@
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
-import { Agent, buildConnector, type Dispatcher, errors as undiciErrors, request } from 'undici';
+import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import type { Config } from '../config.ts';
 import { ImageError, imageTooLarge } from '../errors.ts';
 import { readCapped } from '../read-capped.ts';
 import { isPublicAddress } from './address-policy.ts';
+import { AddressRefusedError, headerFailure, toImageError } from './download-errors.ts';
 
 export interface DownloadLimits {
   timeoutMs: number;
@@ -51,14 +52,6 @@ const USER_AGENT = 'image-classifier-api';
 /** How long an idle outbound connection is kept for the next download from the same origin. */
 const KEEP_ALIVE_MS = 4_000;
 
-/** Thrown inside the connector; recognised after undici hands it back, possibly wrapped. */
-class AddressRefusedError extends Error {
-  readonly code = 'ERR_ADDRESS_REFUSED';
-  constructor(readonly address: string) {
-    super('address refused by the SSRF guard');
-  }
-}
-
 export function createDownloader(limits: DownloadLimits, deps: DownloaderDeps = {}): Downloader {
   const lookup = deps.lookup ?? dnsLookup;
   const isAllowed = limits.allowPrivateUrls ? () => true : (deps.isAddressAllowed ?? isPublicAddress);
@@ -79,7 +72,7 @@ export function createDownloader(limits: DownloadLimits, deps: DownloaderDeps = 
       try {
         return await follow(agent, url, limits, combined);
       } catch (error) {
-        throw toImageError(error, deadline.aborted, limits);
+        throw toImageError(error, deadline.aborted, limits.timeoutMs);
       }
     },
     close: () => agent.close(),
@@ -120,35 +113,6 @@ function redirectTarget(status: number, location: string | string[] | undefined)
   if (typeof location === 'string') return location;
   const problem = location === undefined ? 'without a Location header' : `with ${location.length} Location headers`;
   throw new ImageError('DOWNLOAD_FAILED', `The image server answered ${status} ${problem}.`);
-}
-
-/**
- * Failures before the response headers were complete. undici reports a Content-Length that llhttp
- * refuses (over 2^64 - 1, or repeated with another value) as a body length mismatch, and an
- * unsolicited 100 Continue as a bare "bad response"; neither is about the body.
- */
-function headerFailure(error: unknown): never {
-  if (error instanceof undiciErrors.ResponseContentLengthMismatchError) {
-    throw new ImageError(
-      'DOWNLOAD_FAILED',
-      'The image server sent an invalid Content-Length (larger than 2^64 - 1, or repeated with another value).',
-      { cause: error },
-    );
-  }
-  if (error instanceof undiciErrors.SocketError && error.message === 'bad response') {
-    throw new ImageError(
-      'DOWNLOAD_FAILED',
-      'The image server sent a response that was not asked for (such as an unsolicited 100 Continue).',
-      { cause: error },
-    );
-  }
-  const protocol = /^Response does not match the HTTP\/1\.1 protocol \((.+)\)$/.exec((error as Error).message ?? '');
-  if (protocol) {
-    throw new ImageError('DOWNLOAD_FAILED', `The image server's response is not valid HTTP/1.1: ${protocol[1]}.`, {
-      cause: error,
-    });
-  }
-  throw error;
 }
 
 /** An absolute http(s) URL without credentials; relative redirect targets resolve against `base`. */
@@ -214,41 +178,4 @@ function guardedConnector(
     if (isIP(host) && !isAllowed(host)) return callback(new AddressRefusedError(host), null);
     return connect(options, callback);
   };
-}
-
-function toImageError(error: unknown, timedOut: boolean, limits: DownloadLimits): ImageError {
-  if (error instanceof ImageError) return error;
-  if (findInChain(error, (e) => e instanceof AddressRefusedError))
-    return new ImageError('URL_FORBIDDEN', undefined, { cause: error });
-  const timeoutCodes = ['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'];
-  if (timedOut || findInChain(error, (e) => timeoutCodes.includes((e as { code?: string }).code ?? ''))) {
-    return new ImageError('DOWNLOAD_TIMEOUT', `The download did not finish within ${limits.timeoutMs / 1000} s.`, {
-      cause: error,
-    });
-  }
-  if (findInChain(error, (e) => (e as { code?: string }).code === 'ENOTFOUND')) {
-    return new ImageError('DOWNLOAD_FAILED', 'The host name could not be resolved.', { cause: error });
-  }
-  if (error instanceof undiciErrors.SocketError && error.message === 'other side closed') {
-    return new ImageError('DOWNLOAD_FAILED', 'The image server closed the connection before the image was complete.', {
-      cause: error,
-    });
-  }
-  if (error instanceof undiciErrors.ResponseContentLengthMismatchError) {
-    return new ImageError('DOWNLOAD_FAILED', 'The image server sent a body that does not match its Content-Length.', {
-      cause: error,
-    });
-  }
-  return new ImageError('DOWNLOAD_FAILED', undefined, { cause: error });
-}
-
-function findInChain(error: unknown, test: (e: object) => boolean): boolean {
-  for (
-    let e = error, depth = 0;
-    e && typeof e === 'object' && depth < 5;
-    e = (e as { cause?: unknown }).cause, depth++
-  ) {
-    if (test(e)) return true;
-  }
-  return false;
 }
