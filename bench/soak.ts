@@ -88,12 +88,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     downloaderDeps: { isAddressAllowed: (address) => address === '127.0.0.2' || isPublicAddress(address) },
   });
   const classifier = await runtime.loadClassifier();
-  const server = await createServer({
-    config,
-    logger: runtime.logger,
-    retrieve: runtime.retrieve,
-    classifier: runtime.classifier,
-  });
+  const server = await createServer(runtime);
   await server.app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
 

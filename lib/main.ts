@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   }
   const runtime = createRuntime(config, { classifier: 'workers' });
   const { logger } = runtime;
-  const server = await createServer({ config, logger, retrieve: runtime.retrieve, classifier: runtime.classifier });
+  const server = await createServer(runtime);
   await server.app.listen({ port: config.port, host: config.host });
   const address = server.app.server.address();
   logger.info('Listening', {

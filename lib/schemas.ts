@@ -51,21 +51,21 @@ export const errorBodySchema = {
   },
 } as const;
 
-export const healthSchema = {
-  type: 'object',
-  title: 'Health',
-  required: ['message'],
-  additionalProperties: false,
-  properties: { message: { type: 'string', enum: ['OK'] } },
-} as const;
+/** A body of one string property with one allowed value, as the health routes answer. */
+function fixedBodySchema<const Title extends string, const Property extends string, const Value extends string>(
+  title: Title,
+  property: Property,
+  value: Value,
+) {
+  const properties = { [property]: { type: 'string', enum: [value] } as const } as {
+    [K in Property]: FixedString<Value>;
+  };
+  return { type: 'object', title, required: [property], additionalProperties: false, properties } as const;
+}
+type FixedString<Value> = { readonly type: 'string'; readonly enum: readonly [Value] };
 
-export const readinessSchema = {
-  type: 'object',
-  title: 'Readiness',
-  required: ['status'],
-  additionalProperties: false,
-  properties: { status: { type: 'string', enum: ['ready'] } },
-} as const;
+export const healthSchema = fixedBodySchema('Health', 'message', 'OK');
+export const readinessSchema = fixedBodySchema('Readiness', 'status', 'ready');
 
 export const modelInfoSchema = {
   type: 'object',

@@ -19,12 +19,7 @@ const examples = process.argv[2] ?? '1000';
 const config = loadConfig({ MODEL_DIR: path.join(root, 'models/mobilenet_v2'), LOG_LEVEL: 'SILENT' });
 const runtime = createRuntime(config, { downloaderDeps: { isAddressAllowed: () => false } });
 await runtime.loadClassifier();
-const server = await createServer({
-  config,
-  logger: runtime.logger,
-  retrieve: runtime.retrieve,
-  classifier: runtime.classifier,
-});
+const server = await createServer(runtime);
 await server.app.listen({ port: 0, host: '127.0.0.1' });
 const { port } = server.app.server.address() as AddressInfo;
 

@@ -5,11 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Config } from '../config.ts';
-import type { ImageRetriever } from '../images/retrieve.ts';
-import type { Logger } from '../logger.ts';
-import type { Classifier } from '../model/classifier.ts';
 import { callerRequestId } from '../request-id.ts';
+import type { Runtime } from '../runtime.ts';
 import { apiRoutesPlugin } from './api-routes.ts';
 import { bodyParserPlugin } from './body-parser.ts';
 import { answerClientError } from './client-errors.ts';
@@ -20,13 +17,11 @@ import { lifecyclePlugin } from './lifecycle.ts';
 import { requestLogPlugin } from './request-log.ts';
 import { responseHeadersPlugin } from './response-headers.ts';
 
-export interface ServerDeps {
-  config: Config;
-  logger: Logger;
-  retrieve: ImageRetriever;
-  /** The classifier once it is loaded and warmed up; until then the service is alive but not ready. */
-  classifier: () => Classifier | undefined;
-}
+/**
+ * What the server uses of the runtime (createRuntime gives it all). The classifier is there once it
+ * is loaded and warmed up; until then the service is alive but not ready.
+ */
+export type ServerDeps = Pick<Runtime, 'config' | 'logger' | 'retrieve' | 'classifier'>;
 
 export interface Server {
   app: FastifyInstance;

@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { RETRY_AFTER_SECONDS, ServiceError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Classifier } from './classifier.ts';
 import type { BatchOutput, BatchRunner } from './batcher.ts';
 import type { EngineSummary } from './engines/engine.ts';
 import type { FromWorker, ToWorker, WorkerOptions } from './inference-worker.ts';
@@ -18,8 +19,8 @@ export interface WorkerPool extends BatchRunner<Uint8Array, Float32Array> {
   readonly workers: ReadonlyArray<Worker>;
   /** Called whenever a worker becomes free to take a batch. */
   onCapacity(listener: () => void): void;
-  /** Live tensors summed over the workers (TF.js engines), undefined for engines that do not count. */
-  tensors(): Promise<number | undefined>;
+  /** Live tensors summed over the workers. */
+  tensors: Classifier['tensors'];
   close(): Promise<void>;
 }
 

@@ -51,12 +51,7 @@ export async function startApp(options: AppOptions = {}): Promise<RunningApp> {
     sharedClassifier: classifier,
     downloaderDeps: options.downloaderDeps,
   });
-  const server = await createServer({
-    config,
-    logger: silentLogger,
-    retrieve: runtime.retrieve,
-    classifier: runtime.classifier,
-  });
+  const server = await createServer(runtime);
   await server.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = server.app.server.address() as AddressInfo;
   return {
