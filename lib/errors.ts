@@ -23,6 +23,7 @@ export const REQUEST_ERRORS = {
     status: 415,
     message: 'The request body must be JSON (Content-Type: application/json).',
   },
+  REQUEST_EXPECTATION_FAILED: { status: 417, message: 'The only Expect the service meets is 100-continue.' },
   REQUEST_INVALID: { status: 422, message: 'The request does not match the schema.' },
   REQUEST_TOO_MANY_IMAGES: { status: 422, message: 'The request has too many images.' },
   REQUEST_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },

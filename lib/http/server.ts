@@ -13,6 +13,7 @@ import { answerClientError } from './client-errors.ts';
 import { demoPagePlugin } from './demo-page.ts';
 import { docsPlugin } from './docs.ts';
 import { errorHandlerPlugin, errorSender } from './error-handler.ts';
+import { expectationPlugin } from './expectation.ts';
 import { lifecyclePlugin } from './lifecycle.ts';
 import { requestLogPlugin } from './request-log.ts';
 import { responseHeadersPlugin } from './response-headers.ts';
@@ -53,10 +54,11 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   });
 
   // In this order: each request first gets its logger and id, then a closing server refuses it,
-  // then unknown routes are refused, all before a body is read. The onSend hooks run in the same
+  // then an unmet Expect, then unknown routes are refused, all before a body is read. The onSend hooks run in the same
   // order (connection: close, then the security headers), and the routes come after every hook.
   await app.register(requestLogPlugin, { logger });
   await app.register(lifecyclePlugin, { isClosing: () => closing });
+  await app.register(expectationPlugin);
   await app.register(responseHeadersPlugin);
   await app.register(errorHandlerPlugin, { logger });
   await app.register(bodyParserPlugin, { maxBodyBytes: config.maxBodyBytes });

@@ -286,6 +286,30 @@ describe('hostile input', () => {
       assert.deepEqual(response.body, { message: 'The request could not be read.', code: 'REQUEST_MALFORMED' });
       assert.match(response.headers, /^content-type: application\/json; charset=utf-8$/im);
     });
+
+    test('Expect other than 100-continue: 417 REQUEST_EXPECTATION_FAILED in the API shape, with a request id', async () => {
+      const response = await exchange(
+        'POST /v1/predict HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nConnection: close\r\n' +
+          'Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}',
+      );
+      assert.equal(response.status, 417);
+      assert.equal(response.body.code, 'REQUEST_EXPECTATION_FAILED');
+      assert.match(response.headers, /^x-request-id: \S+$/im);
+      assert.match(response.headers, /^x-content-type-options: nosniff$/im);
+    });
+
+    test('Expect: 100-continue still works: 100, then the answer to the body', async () => {
+      const socket = connect(Number(new URL(app.baseUrl).port), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk));
+      socket.write(
+        'POST /v1/predict HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n' +
+          'Content-Type: application/json\r\nContent-Length: 13\r\n\r\n{"images":[]}',
+      );
+      await new Promise((resolve) => socket.on('close', resolve));
+      assert.match(answer, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+      assert.ok(answer.endsWith('\r\n\r\n{"images":[]}'), answer);
+    });
   });
 
   describe('images', () => {
