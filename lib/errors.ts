@@ -28,6 +28,7 @@ export const REQUEST_ERRORS = {
   REQUEST_TOO_MANY_IMAGES: { status: 422, message: 'The request has too many images.' },
   REQUEST_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error.' },
+  REQUEST_DEADLINE_EXCEEDED: { status: 504, message: 'The request did not finish in time.' },
   SERVICE_NOT_READY: { status: 503, message: 'The model is still loading; retry shortly.' },
   SERVICE_SHUTTING_DOWN: { status: 503, message: 'The service is shutting down; retry on another instance.' },
   SERVICE_OVERLOADED: {

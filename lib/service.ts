@@ -3,6 +3,7 @@
  * timings out, or a ServiceError. The HTTP server and the Lambda handlers are thin adapters over it;
  * the `classify` command line uses its per-image form, classifyEach, so one bad file fails alone.
  */
+import { throwIfPastDeadline } from './deadline.ts';
 import { type ImageError, imagesRejected } from './errors.ts';
 import type { ImageRetriever, RetrievableSource } from './images/retrieve.ts';
 import type { Classifier } from './model/classifier.ts';
@@ -81,13 +82,15 @@ export async function classifyEach(
     timings.downloadMs += image.downloadMs;
     timings.decodeMs += image.decodeMs;
   }
+  // Downloads cut short by the deadline fail as downloads; the request's answer is the deadline's.
+  throwIfPastDeadline(signal);
   const failures = retrieved.flatMap((image, index) => (image.ok ? [] : [{ index, error: image.error }]));
   if (options.allOrNothing && failures.length > 0) throw imagesRejected(failures);
 
   const pixels = retrieved.flatMap((image) => (image.ok ? [image.pixels] : []));
   const results: ImageResult[] = [];
   if (pixels.length > 0) {
-    const { probabilities, batchSizes, queueMs, inferenceMs } = await deps.classifier.classify(pixels);
+    const { probabilities, batchSizes, queueMs, inferenceMs } = await deps.classifier.classify(pixels, signal);
     Object.assign(timings, { batchSizes, queueMs, inferenceMs });
     for (const p of probabilities) {
       const predictions = topPredictions(p, deps.classifier.labels, request.top_k);

@@ -190,6 +190,16 @@ export const CONFIG_SCHEMA = {
     maximum: MAX_TIMER_MS,
     description: 'Longest a client may take to send a whole request (headers and body) to the server, in ms.',
   },
+  REQUEST_DEADLINE_MS: {
+    key: 'requestDeadlineMs',
+    type: 'integer',
+    default: 50_000,
+    minimum: 1,
+    maximum: MAX_TIMER_MS,
+    description:
+      'Longest the server works on one request once received, in ms; past it, 504 `REQUEST_DEADLINE_EXCEEDED`. ' +
+      "Below the idle timeout of AWS load balancers (60 s). On Lambda, the function's remaining time decides.",
+  },
   MAX_REDIRECTS: {
     key: 'maxRedirects',
     type: 'integer',

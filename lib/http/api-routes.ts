@@ -4,6 +4,7 @@
  * is ready, admission (backpressure) before a body is read, and no more downloading for a client
  * that has gone away.
  */
+import { raceDeadline, startDeadline } from '../deadline.ts';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.ts';
 import { RETRY_AFTER_SECONDS, ServiceError } from '../errors.ts';
@@ -16,7 +17,7 @@ import { type PredictRequest, createRequestParser } from '../validation.ts';
 import { createAdmission } from './admission.ts';
 
 export interface ApiRoutesOptions {
-  config: Pick<Config, 'maxQueueImages' | 'maxImagesPerRequest'>;
+  config: Pick<Config, 'maxQueueImages' | 'maxImagesPerRequest' | 'requestDeadlineMs'>;
   retrieve: ImageRetriever;
   /** The classifier once it is loaded and warmed up; until then the service is alive but not ready. */
   classifier: () => Classifier | undefined;
@@ -76,13 +77,16 @@ export const apiRoutesPlugin: FastifyPluginAsync<ApiRoutesOptions> = async (app,
       // Fastify has validated the body with the request parser's own compiled schema.
       const predictRequest = request.body as PredictRequest;
       const release = admission.admit(predictRequest.images.length);
+      const deadline = startDeadline(config.requestDeadlineMs, aborted.signal);
+      // The images hold their admission until their work has really stopped, even past the deadline.
+      const work = predict(predictRequest, { classifier, retrieve }, deadline.signal).finally(release);
       try {
-        const { body, timings } = await predict(predictRequest, { classifier, retrieve }, aborted.signal);
+        const { body, timings } = await raceDeadline(work, deadline.signal);
         request.timings = timings;
         reply.header('server-timing', serverTimingHeader(timings));
         return body;
       } finally {
-        release();
+        deadline.clear();
       }
     },
   });

@@ -6,6 +6,7 @@
  */
 import type { Context } from 'aws-lambda';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { raceDeadline, startDeadline } from '../deadline.ts';
 import { ServiceError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { ROUTES, type RouteNamesOf, routeKey } from '../routes.ts';
@@ -28,7 +29,14 @@ export interface RouteResult {
   timings?: StageTimings;
 }
 
-export type RouteHandler = (request: HttpRequest) => Promise<RouteResult>;
+/** A route's work; `signal` aborts at the invocation's deadline. */
+export type RouteHandler = (request: HttpRequest, signal: AbortSignal) => Promise<RouteResult>;
+
+/**
+ * Time kept back from the function's timeout to answer 504, log and publish metrics: past the
+ * timeout Lambda kills the invocation, and API Gateway answers a bare 5xx with nothing logged.
+ */
+export const DEADLINE_MARGIN_MS = 1_500;
 
 export interface HttpFunction<L extends 'predict' | 'health'> {
   logger: Logger;
@@ -57,10 +65,11 @@ export function createHttpFunction<L extends 'predict' | 'health'>(fn: HttpFunct
     let response: HttpResponse;
     let result: RouteResult | undefined;
     let errorCode: string | undefined;
+    const deadline = startDeadline(context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS);
     try {
       request = readHttpEvent(event);
       if (request.requestId) logger.setCorrelationId(request.requestId);
-      result = await routeFor(routes, request)(request);
+      result = await raceDeadline(routeFor(routes, request)(request, deadline.signal), deadline.signal);
       const timing = result.timings ? { 'server-timing': serverTimingHeader(result.timings) } : undefined;
       response = jsonResponse(200, result.json, timing);
     } catch (error) {
@@ -70,6 +79,7 @@ export function createHttpFunction<L extends 'predict' | 'health'>(fn: HttpFunct
       if (!(error instanceof ServiceError)) logger.error('Unexpected error', error as Error);
       metrics?.singleMetric().addDimension('ErrorCode', errorCode).addMetric('Errors', MetricUnit.Count, 1);
     } finally {
+      deadline.clear();
       if (metrics) {
         recordMetrics(metrics, result?.timings);
         metrics.publishStoredMetrics();

@@ -29,13 +29,17 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
     logger: deps.logger,
     metrics: deps.metrics,
     routes: {
-      predict: async (request) => {
+      predict: async (request, signal) => {
         // As the HTTP server: no body and no content type is an absent body (a 422), not a parse error.
         const absent = !request.body?.length && request.headers['content-type'] === undefined;
         const json = absent
           ? undefined
           : parseJsonBody(request.body ?? '', request.headers['content-type'], config.maxBodyBytes);
-        const { body, timings } = await predict(requestParser.parse(json), { classifier, retrieve: deps.retrieve });
+        const { body, timings } = await predict(
+          requestParser.parse(json),
+          { classifier, retrieve: deps.retrieve },
+          signal,
+        );
         return { json: serializeRoute.predict(body), timings };
       },
       readiness: async () => ({ json: serializeRoute.readiness({ status: 'ready' }) }),

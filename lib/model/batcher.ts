@@ -83,8 +83,13 @@ export class Batcher<TIn, TOut> {
     return this.queue.length;
   }
 
-  submit(items: TIn[]): Promise<SubmitResult<TOut>> {
+  /**
+   * Queues the items for the model. When `signal` aborts, the submission fails with its reason and
+   * its items still waiting leave the queue (a batch already running finishes for the others).
+   */
+  submit(items: TIn[], signal?: AbortSignal): Promise<SubmitResult<TOut>> {
     if (items.length === 0) return Promise.resolve({ outputs: [], queueMs: 0, inferenceMs: 0, batchSizes: [] });
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const outputs: TOut[] = new Array(items.length);
       const batches = new Set<BatchInfo>();
@@ -97,20 +102,26 @@ export class Batcher<TIn, TOut> {
             { retryAfterSeconds: RETRY_AFTER_SECONDS },
           ),
         );
-      const cancelTimeout = Number.isFinite(this.policy.queueTimeoutMs)
+      const cancelQueueTimeout = Number.isFinite(this.policy.queueTimeoutMs)
         ? this.schedule(overdue, this.policy.queueTimeoutMs)
         : () => {};
+      const abandon = () => submission.fail(signal?.reason);
+      signal?.addEventListener('abort', abandon, { once: true });
+      const settle = () => {
+        cancelQueueTimeout();
+        signal?.removeEventListener('abort', abandon);
+      };
       const submission: Submission = {
         settled: false,
         waiting: items.length,
         remaining: items.length,
         dispatched: () => {
-          if (--submission.waiting === 0) cancelTimeout();
+          if (--submission.waiting === 0) cancelQueueTimeout();
         },
         fail: (error) => {
           if (submission.settled) return;
           submission.settled = true;
-          cancelTimeout();
+          settle();
           this.removeQueued(submission);
           reject(error);
         },
@@ -121,7 +132,7 @@ export class Batcher<TIn, TOut> {
           batches.add(batch);
           if (--submission.remaining > 0) return;
           submission.settled = true;
-          cancelTimeout();
+          settle();
           const ran = [...batches];
           resolve({
             outputs,

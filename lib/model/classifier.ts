@@ -32,7 +32,7 @@ export interface Classifier {
   readonly info: ModelInfo;
   readonly labels: ReadonlyArray<Label>;
   /** Class probabilities for each image, given as RGB pixels at the model's input size. */
-  classify(images: ReadonlyArray<Uint8Array>): Promise<ClassifyResult>;
+  classify(images: ReadonlyArray<Uint8Array>, signal?: AbortSignal): Promise<ClassifyResult>;
   /** Live TF.js tensors (all workers), undefined for engines that do not count them. */
   tensors(): Promise<number | undefined>;
   dispose(): Promise<void>;
@@ -117,8 +117,8 @@ export async function loadClassifier(options: ClassifierOptions, logger: Logger)
   return {
     info,
     labels: folder.labels,
-    async classify(images) {
-      const { outputs, batchSizes, queueMs, inferenceMs } = await batcher.submit([...images]);
+    async classify(images, signal) {
+      const { outputs, batchSizes, queueMs, inferenceMs } = await batcher.submit([...images], signal);
       return { probabilities: outputs, batchSizes, queueMs, inferenceMs };
     },
     tensors: () => runner.tensors(),

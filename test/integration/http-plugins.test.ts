@@ -386,7 +386,7 @@ describe('HTTP plugins, each on a bare Fastify instance', () => {
   });
 
   describe('api-routes (with the error handler and body parser)', () => {
-    const config = { maxQueueImages: 2, maxImagesPerRequest: 2 };
+    const config = { maxQueueImages: 2, maxImagesPerRequest: 2, requestDeadlineMs: 60_000 };
     const withRoutes = (t: TestContext, classifier: () => Classifier | undefined, retrieve = fakeRetriever()) =>
       bareApp(t, async (app) => {
         await app.register(errorHandlerPlugin, { logger: silent });

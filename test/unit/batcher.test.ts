@@ -155,6 +155,41 @@ describe('Batcher', () => {
     assert.equal(batches.length, 1, 'the dropped images never ran');
   });
 
+  test('a request whose signal aborts (its deadline) fails with the reason; its queued images leave', async () => {
+    const clock = manualClock();
+    const { runner, batches, running } = manualRunner(1);
+    const batcher = new Batcher(runner, policy, clock.schedule, clock.now);
+    const first = batcher.submit([1, 2, 3, 4]); // occupies the only runner
+    const controller = new AbortController();
+    const waiting = batcher.submit([5, 6], controller.signal);
+    const other = batcher.submit([7]);
+    const reason = new ServiceError('REQUEST_DEADLINE_EXCEEDED');
+    controller.abort(reason);
+    await assert.rejects(waiting, (error: unknown) => error === reason);
+    assert.equal(batcher.queued, 1, 'only the other request is still waiting');
+    running[0]!.finish();
+    await settle();
+    clock.advance(2);
+    running[0]!.finish();
+    assert.deepEqual((await first).outputs, [10, 20, 30, 40]);
+    assert.deepEqual((await other).outputs, [70]);
+    assert.deepEqual(batches, [[1, 2, 3, 4], [7]], 'the abandoned images never ran');
+  });
+
+  test('a request whose batch is running when its signal aborts fails at once; the batch serves the others', async () => {
+    const { runner, running } = manualRunner(1);
+    const batcher = new Batcher(runner, { ...policy, maxDelayMs: 0 });
+    const controller = new AbortController();
+    const abandoned = batcher.submit([1], controller.signal);
+    const other = batcher.submit([2]);
+    controller.abort(new ServiceError('REQUEST_DEADLINE_EXCEEDED'));
+    await assert.rejects(abandoned, (error: unknown) => error instanceof ServiceError);
+    running[0]!.finish();
+    await settle();
+    running[0]!.finish();
+    assert.deepEqual((await other).outputs, [20]);
+  });
+
   test('fails every request of a batch whose run fails, and goes on with the next', async () => {
     const clock = manualClock();
     const { runner, running } = manualRunner(1);
