@@ -67,6 +67,10 @@ export const ENTRY_ERRORS = {
   },
   IMAGE_CORRUPT: { stage: 'decode', message: 'The image is truncated or corrupt.' },
   IMAGE_TOO_MANY_PIXELS: { stage: 'decode', message: 'The image has too many pixels.' },
+  IMAGE_TOO_COMPLEX: {
+    stage: 'decode',
+    message: 'The image takes too long to decode (too many progressive scans, or past the decode time limit).',
+  },
   // Only from `classify`: files are never read by the API, so it never answers these.
   FILE_NOT_FOUND: { stage: 'read', message: 'No such file or folder.' },
   FILE_UNREADABLE: { stage: 'read', message: 'The file could not be read.' },

@@ -4,6 +4,7 @@
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Config } from './config.ts';
+import { createDecodeBudget, readMemoryLimits, resolveDecodeMemoryBytes } from './images/decode-budget.ts';
 import { type Downloader, type DownloaderDeps, createDownloader, downloadLimits } from './images/download.ts';
 import { type ImageRetriever, createImageRetriever } from './images/retrieve.ts';
 import { type Logger, createLogger } from './logger.ts';
@@ -40,6 +41,12 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     logger.warn('ALLOW_PRIVATE_URLS is on: URLs may reach loopback, private and link-local addresses');
   const metrics = new Metrics({ namespace: config.metricsNamespace, serviceName: config.serviceName });
   const downloader = createDownloader(downloadLimits(config), options.downloaderDeps);
+  // One budget for the process's decodes. The server sheds what cannot get memory in time (503);
+  // Lambda and the CLI take one request at a time, where a retry would fail the same way: they wait.
+  const decodeBudget = createDecodeBudget({
+    capacityBytes: resolveDecodeMemoryBytes(config.decodeMemoryBytes, readMemoryLimits()),
+    waitTimeoutMs: options.classifier === 'workers' ? config.decodeWaitTimeoutMs : Number.POSITIVE_INFINITY,
+  });
   let loaded = options.sharedClassifier;
   let loading: Promise<Classifier> | undefined = loaded && Promise.resolve(loaded);
 
@@ -59,7 +66,7 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     logger,
     metrics,
     downloader,
-    retrieve: createImageRetriever(config, downloader, { files: options.fileSources === true }),
+    retrieve: createImageRetriever({ ...config, decodeBudget }, downloader, { files: options.fileSources === true }),
     classifier: () => loaded,
     loadClassifier: () => (loading ??= loadOwnClassifier()),
     async close() {

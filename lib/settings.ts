@@ -167,6 +167,38 @@ export const CONFIG_SCHEMA = {
     minimum: 1,
     description: 'Largest image accepted, in pixels (width x height), read from the header before decoding.',
   },
+  DECODE_MEMORY_BYTES: {
+    key: 'decodeMemoryBytes',
+    type: 'integer',
+    auto: true,
+    default: 'auto',
+    minimum: 1,
+    description:
+      'Most memory the images being decoded at once may take, in bytes, estimated from their headers; ' +
+      'the others wait their turn, and an image larger than this is decoded alone. ' +
+      "`auto`: a quarter of the process's memory (Lambda's memory size, else the cgroup limit, " +
+      "else the machine's), between 64 MiB and 512 MiB.",
+  },
+  DECODE_WAIT_TIMEOUT_MS: {
+    key: 'decodeWaitTimeoutMs',
+    type: 'integer',
+    default: 10_000,
+    minimum: 1,
+    maximum: MAX_TIMER_MS,
+    description:
+      'Longest an image waits for decode memory (`DECODE_MEMORY_BYTES`) before its request gets 503, in ms. ' +
+      'The HTTP server only: the Lambda functions and `classify` wait as long as it takes.',
+  },
+  DECODE_TIMEOUT_MS: {
+    key: 'decodeTimeoutMs',
+    type: 'integer',
+    default: 10_000,
+    minimum: 1000,
+    maximum: 3_600_000,
+    description:
+      'Longest one image may take to decode, in ms (rounded up to whole seconds); ' +
+      'past it the image is refused with `IMAGE_TOO_COMPLEX`.',
+  },
   MAX_IMAGES_PER_REQUEST: {
     key: 'maxImagesPerRequest',
     type: 'integer',

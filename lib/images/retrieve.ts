@@ -8,6 +8,7 @@ import { ImageError } from '../errors.ts';
 import { decodeBase64Image } from './base64.ts';
 import { type TargetSize, decodeImage } from './decode.ts';
 import type { ImageInput } from '../schemas.ts';
+import type { DecodeBudget } from './decode-budget.ts';
 import type { Downloader } from './download.ts';
 import { readImageFile } from './read-file.ts';
 import { semaphore } from '../semaphore.ts';
@@ -28,6 +29,9 @@ export interface RetrievalLimits {
   downloadConcurrency: number;
   maxImageBytes: number;
   maxImagePixels: number;
+  decodeTimeoutMs: number;
+  /** Decode memory shared by every request of the process; without it, decodes are not bounded. */
+  decodeBudget?: DecodeBudget;
 }
 
 export interface RetrieverOptions {
@@ -71,7 +75,12 @@ export function createImageRetriever(
                 ? await slot(() => downloader.download(url, signal))
                 : takeBase64(source, limits.maxImageBytes);
           fetched = performance.now();
-          const pixels = await decodeImage(bytes, size, { maxPixels: limits.maxImagePixels });
+          const pixels = await decodeImage(bytes, size, {
+            maxPixels: limits.maxImagePixels,
+            budget: limits.decodeBudget,
+            timeoutMs: limits.decodeTimeoutMs,
+            signal,
+          });
           return { ok: true, pixels, downloadMs: fetched - started, decodeMs: performance.now() - fetched };
         } catch (error) {
           if (!(error instanceof ImageError)) throw error;

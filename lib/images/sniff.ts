@@ -9,6 +9,11 @@ export type ImageFormat = (typeof SUPPORTED_FORMATS)[number];
 
 export type Sniffed = { supported: true; format: ImageFormat } | { supported: false; format: string } | undefined;
 
+/** A ftyp box lists a few brands: 1 KiB would hold 250. */
+const MAX_FTYP_BOX_SIZE = 1024;
+/** A comment cannot run past its first `-->`, so matching takes linear time whatever the bytes. */
+const SVG_START = /^\s*(?:<!--(?:(?!-->)[\s\S])*-->\s*)*(?:<\?xml|<svg|<!DOCTYPE svg)/i;
+
 const ascii = (bytes: Uint8Array, start: number, end: number): string =>
   String.fromCharCode(...bytes.subarray(start, Math.min(end, bytes.length)));
 
@@ -24,12 +29,15 @@ export function sniffFormat(bytes: Uint8Array): Sniffed {
   if (head4 === 'II*\0' || head4 === 'MM\0*' || head4 === 'II+\0' || head4 === 'MM\0+') return supported('tiff');
   if (ascii(bytes, 0, 2) === 'BM' && bytes.length >= 26) return supported('bmp');
   if (ascii(bytes, 4, 8) === 'ftyp') {
-    const boxSize = Math.min(
-      bytes.length,
-      (((bytes[0] ?? 0) << 24) | ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0)) >>> 0,
-    );
+    // An ISO BMFF file (AVIF, HEIC) opens with its ftyp box: size, 'ftyp', major brand, minor version,
+    // then compatible brands, 4 bytes each. A size that cannot be a ftyp box's means the bytes only
+    // look like one (an SVG opening with `<!--ftypavif-->`, say): not an ISO BMFF file.
+    const boxSize =
+      (((bytes[0] ?? 0) << 24) | ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0)) >>> 0;
+    if (boxSize < 16 || boxSize > MAX_FTYP_BOX_SIZE || boxSize % 4 !== 0) return sniffText(bytes);
     const brands = [ascii(bytes, 8, 12)];
-    for (let offset = 16; offset + 4 <= boxSize; offset += 4) brands.push(ascii(bytes, offset, offset + 4));
+    const end = Math.min(bytes.length, boxSize);
+    for (let offset = 16; offset + 4 <= end; offset += 4) brands.push(ascii(bytes, offset, offset + 4));
     if (brands.includes('avif') || brands.includes('avis')) return supported('avif');
     if (brands.some((brand) => ['heic', 'heix', 'hevc', 'hevx', 'mif1', 'msf1'].includes(brand)))
       return unsupported('HEIF/HEIC');
@@ -45,6 +53,12 @@ export function sniffFormat(bytes: Uint8Array): Sniffed {
   )
     return unsupported('JPEG 2000');
   if ((bytes[0] === 0xff && bytes[1] === 0x0a) || ascii(bytes, 4, 8) === 'JXL ') return unsupported('JPEG XL');
-  if (/^\s*(<\?xml|<svg|<!DOCTYPE svg)/i.test(ascii(bytes, bytes[0] === 0xef ? 3 : 0, 256))) return unsupported('SVG');
+  return sniffText(bytes);
+}
+
+/** SVG, with or without an XML declaration, doctype or comments first; else unrecognised. */
+function sniffText(bytes: Uint8Array): Sniffed {
+  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  if (SVG_START.test(ascii(bytes, start, start + 1024))) return { supported: false, format: 'SVG' };
   return undefined;
 }
