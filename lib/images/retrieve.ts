@@ -29,7 +29,8 @@ export interface RetrievalLimits {
   downloadConcurrency: number;
   maxImageBytes: number;
   maxImagePixels: number;
-  decodeTimeoutMs: number;
+  /** Longest one decode may run; decode.ts has a default. */
+  decodeTimeoutMs?: number;
   /** Decode memory shared by every request of the process; without it, decodes are not bounded. */
   decodeBudget?: DecodeBudget;
 }
