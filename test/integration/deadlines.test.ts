@@ -75,7 +75,7 @@ describe('request deadlines (origin that never answers)', () => {
   });
 
   describe('Lambda predict function, 2.3 s left in the invocation', () => {
-    test(`504 REQUEST_DEADLINE_EXCEEDED ${DEADLINE_MARGIN_MS} ms before Lambda would kill it, logged and counted`, async () => {
+    test(`504 REQUEST_DEADLINE_EXCEEDED ${DEADLINE_MARGIN_MS} ms before Lambda kills it, logged, counted`, async () => {
       const classifier = await sharedClassifier();
       const runtime = createRuntime(loadConfig(ENV), { sharedClassifier: classifier });
       const handler = createPredictHandler({ ...runtime, classifier });

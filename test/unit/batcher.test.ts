@@ -176,7 +176,7 @@ describe('Batcher', () => {
     assert.deepEqual(batches, [[1, 2, 3, 4], [7]], 'the abandoned images never ran');
   });
 
-  test('a request whose batch is running when its signal aborts fails at once; the batch serves the others', async () => {
+  test('a request whose batch is running when its signal aborts fails at once; the batch serves others', async () => {
     const { runner, running } = manualRunner(1);
     const batcher = new Batcher(runner, { ...policy, maxDelayMs: 0 });
     const controller = new AbortController();
