@@ -15,6 +15,11 @@ export const REQUEST_ERRORS = {
       'The Lambda function was invoked with an event that is not an API Gateway HTTP request (payload 1.0 or 2.0).',
   },
   IMAGES_REJECTED: { status: 400, message: 'One or more images could not be processed.' },
+  AUTH_REQUIRED: {
+    status: 401,
+    message: 'This API needs a key: send Authorization: Bearer <key> or x-api-key: <key>.',
+  },
+  AUTH_INVALID: { status: 401, message: 'The API key is not valid.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not take this method; see the Allow header.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in full in time.' },
@@ -96,6 +101,8 @@ interface ServiceErrorOptions {
   retryAfterSeconds?: number;
   /** The methods the route takes (405s); sent as Allow. */
   allow?: string[];
+  /** The challenge of a 401; sent as WWW-Authenticate. */
+  wwwAuthenticate?: string;
 }
 
 /** An error answered to the client as is: its message and entries must never carry internals. */
@@ -105,6 +112,7 @@ export class ServiceError extends Error {
   readonly errors: ErrorEntry[] | undefined;
   readonly retryAfterSeconds: number | undefined;
   readonly allow: string[] | undefined;
+  readonly wwwAuthenticate: string | undefined;
 
   constructor(
     readonly code: RequestErrorCode,
@@ -116,6 +124,7 @@ export class ServiceError extends Error {
     this.errors = options.errors;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.allow = options.allow;
+    this.wwwAuthenticate = options.wwwAuthenticate;
   }
 }
 
@@ -178,5 +187,6 @@ export function toErrorResponse(error: unknown): {
   const headers: Record<string, string> = {};
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   if (error.allow) headers.allow = error.allow.join(', ');
+  if (error.wwwAuthenticate) headers['www-authenticate'] = error.wwwAuthenticate;
   return { statusCode: error.statusCode, body, headers };
 }

@@ -72,14 +72,39 @@ export const routeKey = (route: ApiRoute): string => `${route.method} ${route.pa
 export const routesOf = (lambda: ApiRoute['lambda']): ApiRoute[] =>
   Object.values(ROUTES).filter((route) => route.lambda === lambda);
 
+/**
+ * Whether a path needs an API key once the server has keys (lib/http/auth.ts): everything under /v1.
+ * Health, the docs and the demo page stay open.
+ */
+export const needsApiKey = (path: string): boolean => path === '/v1' || path.startsWith('/v1/');
+
+/**
+ * The OpenAPI security of a keyed route: a key as a bearer token or in x-api-key, or none (`{}`), since
+ * a server without keys configured takes requests without one. The schemes are in lib/http/docs.ts.
+ */
+export const API_KEY_SECURITY: ReadonlyArray<Record<string, readonly string[]>> = [
+  {},
+  { bearerAuth: [] },
+  { apiKey: [] },
+];
+
 /** The route's schema part for Fastify: documentation and response serialization. */
-export function fastifySchema(route: ApiRoute): { summary: string; tags: string[]; response: Record<number, object> } {
+export function fastifySchema(route: ApiRoute): {
+  summary: string;
+  tags: string[];
+  response: Record<number, object>;
+  security?: typeof API_KEY_SECURITY;
+} {
+  const keyed = needsApiKey(route.path);
   return {
     summary: route.summary,
     tags: [...route.tags],
     response: {
       200: route.response,
-      ...Object.fromEntries(route.errorStatuses.map((status) => [status, errorBodySchema])),
+      ...Object.fromEntries(
+        (keyed ? [401, ...route.errorStatuses] : route.errorStatuses).map((status) => [status, errorBodySchema]),
+      ),
     },
+    ...(keyed && { security: API_KEY_SECURITY }),
   };
 }

@@ -21,12 +21,18 @@ export interface Setting {
   maximum?: number;
   enum?: readonly string[];
   minLength?: number;
+  /** A regular expression the string must match (the default included). */
+  pattern?: string;
   /** The integer may also be `auto` (the default), resolved from the machine at start-up. */
   auto?: true;
   /** Its name in Config. */
   key: string;
   /** Config holds the value times this: a unit the environment spells differently (seconds to ms). */
   scale?: number;
+  /** Comma-separated: Config holds the items, trimmed, without empty ones. */
+  list?: true;
+  /** Never echoed, not even in the message that refuses it. */
+  secret?: true;
 }
 
 /** Every environment variable the service reads. README's configuration table is checked against it. */
@@ -246,6 +252,36 @@ export const CONFIG_SCHEMA = {
     default: false,
     description:
       'Turn the SSRF guard off and allow URLs on loopback, private and link-local addresses. For local testing only.',
+  },
+  API_KEYS: {
+    key: 'apiKeys',
+    type: 'string',
+    list: true,
+    secret: true,
+    default: '',
+    description:
+      'API keys, comma-separated, at least 16 printable ASCII characters each (no spaces). ' +
+      'Once there is one (here or in `API_KEYS_FILE`), the HTTP server answers `/v1/` requests only with a key ' +
+      '(`Authorization: Bearer <key>` or `x-api-key: <key>`), else 401. Empty: no key needed.',
+  },
+  API_KEYS_FILE: {
+    key: 'apiKeysFile',
+    type: 'string',
+    default: '',
+    description:
+      'A file of API keys, one a line (blank lines and lines starting with `#` ignored), read once at start-up ' +
+      'and added to `API_KEYS`; a relative path resolves against the working directory. ' +
+      'A missing or unreadable file, or one without keys, stops the start-up.',
+  },
+  METRICS_TOKEN: {
+    key: 'metricsToken',
+    type: 'string',
+    secret: true,
+    default: '',
+    pattern: '^(?:[\\x21-\\x7e]{16,})?$',
+    description:
+      'Bearer token `GET /metrics` requires (`Authorization: Bearer <token>`, else 401), at least 16 printable ' +
+      'ASCII characters (no spaces). Empty: `/metrics` is open, unless API keys are set: then it is not served (404).',
   },
   DRAIN_TIMEOUT_MS: {
     key: 'drainTimeoutMs',

@@ -6,6 +6,8 @@
 const TOP_K = 5;
 const PREDICT_URL = '/v1/predict';
 const MODELS_URL = '/v1/models';
+/** Where the API key lives: sessionStorage, so it stays with this tab and goes when the tab closes. */
+const API_KEY_STORAGE = 'image-classifier.api-key';
 
 const $ = (id) => {
   const element = document.getElementById(id);
@@ -25,6 +27,11 @@ const ui = {
   resultsEmpty: $('results-empty'),
   clearButton: $('clear-button'),
   modelInfo: $('model-info'),
+  keyDialog: $('key-dialog'),
+  keyForm: $('key-form'),
+  keyInput: $('key-input'),
+  keyError: $('key-error'),
+  keyCancel: $('key-cancel'),
 };
 
 let busy = false;
@@ -174,6 +181,8 @@ function describeError(response, body, count) {
       text: `${body.message} Choose fewer images and try again.`,
     },
     REQUEST_INVALID: { title: 'The service could not accept these images.', text: body.message },
+    AUTH_REQUIRED: { title: 'This service needs an API key.', text: 'Classify again to enter one.' },
+    AUTH_INVALID: { title: 'The API key was not accepted.', text: 'Classify again to enter another one.' },
     SERVICE_NOT_READY: { title: 'The model is still loading.', text: retryText(seconds) },
     SERVICE_OVERLOADED: { title: 'The service is busy with other images.', text: retryText(seconds) },
     SERVICE_SHUTTING_DOWN: { title: 'The service is restarting.', text: retryText(seconds) },
@@ -188,6 +197,123 @@ function describeError(response, body, count) {
     text: `${body.message} (${status})`,
   };
   return { alert: { ...alert, details: general }, byIndex };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API key: asked for when the API answers 401, kept for this tab only (sessionStorage, never
+// localStorage), and sent as Authorization: Bearer.
+
+/** The key when sessionStorage is unavailable (storage blocked): this page's life only. */
+let keyInMemory = '';
+
+function storedKey() {
+  try {
+    return sessionStorage.getItem(API_KEY_STORAGE) ?? '';
+  } catch {
+    return keyInMemory;
+  }
+}
+
+function storeKey(key) {
+  keyInMemory = key;
+  try {
+    if (key) sessionStorage.setItem(API_KEY_STORAGE, key);
+    else sessionStorage.removeItem(API_KEY_STORAGE);
+  } catch {
+    // Storage blocked: the key stays in memory.
+  }
+}
+
+/** A key can only travel in a header as printable ASCII. */
+function checkKey(key) {
+  if (!key) return 'Enter the API key.';
+  if (!/^[\x21-\x7e]+$/.test(key)) return 'An API key has letters, digits and symbols only, without spaces.';
+  return '';
+}
+
+/** The open prompt, shared by requests refused at the same time, and what settles it. */
+let keyPrompt;
+let settleKeyPrompt;
+/** The key entered in the dialog, once submitted; empty when the dialog is cancelled. */
+let enteredKey = '';
+
+/** Asks for a key in a modal dialog (with why, when a key was refused). Resolves with it, or '' when cancelled. */
+function promptForKey(problem = '') {
+  if (keyPrompt) return keyPrompt;
+  keyPrompt = new Promise((resolve) => {
+    settleKeyPrompt = resolve;
+  });
+  enteredKey = '';
+  ui.keyInput.value = '';
+  showKeyProblem(problem);
+  ui.keyDialog.showModal();
+  ui.keyInput.focus();
+  return keyPrompt;
+}
+
+function showKeyProblem(problem) {
+  ui.keyError.textContent = problem;
+  if (problem) ui.keyInput.setAttribute('aria-invalid', 'true');
+  else ui.keyInput.removeAttribute('aria-invalid');
+}
+
+ui.keyForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const key = ui.keyInput.value.trim();
+  const problem = checkKey(key);
+  if (problem) {
+    showKeyProblem(problem);
+    ui.keyInput.focus();
+    return;
+  }
+  enteredKey = key;
+  ui.keyDialog.close();
+});
+ui.keyCancel.addEventListener('click', () => ui.keyDialog.close());
+ui.keyInput.addEventListener('input', () => ui.keyInput.removeAttribute('aria-invalid'));
+// Submit, Cancel and Escape all end here; the browser gives focus back to where it was.
+ui.keyDialog.addEventListener('close', () => {
+  const settle = settleKeyPrompt;
+  const key = enteredKey;
+  keyPrompt = settleKeyPrompt = undefined;
+  enteredKey = '';
+  ui.keyInput.value = '';
+  settle?.(key);
+});
+
+/** Whether the footer is waiting for a key to show the model. */
+let modelInfoNeedsKey = false;
+
+/**
+ * fetch() for the API, with the tab's key when it has one. On 401, unless `askForKey` is false, asks
+ * for a key (saying why, when the one sent was refused) and tries again; resolves with the response
+ * to the last try, which is the 401 when the dialog was cancelled.
+ */
+async function apiFetch(url, init = {}, { askForKey = true } = {}) {
+  for (;;) {
+    const key = storedKey();
+    const headers = { ...init.headers, ...(key ? { authorization: `Bearer ${key}` } : {}) };
+    const response = await fetch(url, { ...init, headers });
+    if (response.status !== 401) {
+      if (key && modelInfoNeedsKey && url !== MODELS_URL) showModelInfo();
+      return response;
+    }
+    if (!askForKey) return response;
+    let problem = '';
+    if (key) {
+      // The key was refused: forget it, and say so with the service's own words.
+      storeKey('');
+      const body = await response
+        .clone()
+        .json()
+        .catch(() => undefined);
+      problem = typeof body?.message === 'string' ? body.message : 'The API key is not valid.';
+      problem += ' Check it and enter it again.';
+    }
+    const entered = await promptForKey(problem);
+    if (!entered) return response;
+    storeKey(entered);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,7 +335,7 @@ function readAsBase64(file) {
 async function postPredict(images, count) {
   let response;
   try {
-    response = await fetch(PREDICT_URL, {
+    response = await apiFetch(PREDICT_URL, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ images, top_k: TOP_K }),
@@ -518,7 +644,13 @@ ui.clearButton.addEventListener('click', () => {
 
 async function showModelInfo(attempt = 0) {
   try {
-    const response = await fetch(MODELS_URL, { headers: { accept: 'application/json' } });
+    const response = await apiFetch(MODELS_URL, { headers: { accept: 'application/json' } }, { askForKey: false });
+    // Not worth a dialog on its own: the footer waits for the key a classification asks for.
+    modelInfoNeedsKey = response.status === 401;
+    if (modelInfoNeedsKey) {
+      ui.modelInfo.textContent = 'Model: shown once you enter an API key.';
+      return;
+    }
     if (response.status === 503 && attempt < 30) {
       ui.modelInfo.textContent = 'Model: loading…';
       setTimeout(() => showModelInfo(attempt + 1), (retryAfterSeconds(response) ?? 2) * 1000);

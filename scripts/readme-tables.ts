@@ -13,16 +13,22 @@ export const README = fileURLToPath(new URL('../README.md', import.meta.url));
 const formatDefault = (value: unknown) =>
   typeof value === 'number' && value >= 10_000 ? value.toLocaleString('en-US').replace(/,/g, '_') : String(value);
 
+/** A default in a table cell: in code, or the word `empty` (an empty code span would show its backticks). */
+const shownDefault = (value: unknown) => (value === '' ? 'empty' : `\`${formatDefault(value)}\``);
+
+/** Message text in a table cell: `<key>` would otherwise be taken for an HTML tag and vanish. */
+const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 export function configTable(): string {
   const rows = Object.entries(CONFIG_SCHEMA).map(
-    ([name, setting]) => `| \`${name}\` | \`${formatDefault(setting.default)}\` | ${setting.description} |`,
+    ([name, setting]) => `| \`${name}\` | ${shownDefault(setting.default)} | ${setting.description} |`,
   );
   return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }
 
 export function errorTables(): string {
   const requestRows = Object.entries(REQUEST_ERRORS).map(
-    ([code, { status, message }]) => `| \`${code}\` | ${status} | ${message} |`,
+    ([code, { status, message }]) => `| \`${code}\` | ${status} | ${escapeHtml(message)} |`,
   );
   // `read` codes are for the files of the `classify` command line: the API never reads files.
   const status = (stage: string) => (stage === 'request' ? '422' : stage === 'read' ? '`classify` only' : '400');
@@ -30,7 +36,7 @@ export function errorTables(): string {
     .flatMap(([code, { stage }]) => (stage === 'read' ? [`\`${code}\``] : []))
     .join(' and ');
   const entryRows = Object.entries(ENTRY_ERRORS).map(
-    ([code, { stage, message }]) => `| \`${code}\` | ${status(stage)} | ${message} |`,
+    ([code, { stage, message }]) => `| \`${code}\` | ${status(stage)} | ${escapeHtml(message)} |`,
   );
   return [
     'Top-level `code`:',

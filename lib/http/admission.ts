@@ -11,6 +11,8 @@ export interface Admission {
   checkOpen(): void;
   /** Admits a request's images, or throws 503 SERVICE_OVERLOADED; call the returned function when done. */
   admit(images: number): () => void;
+  /** Images admitted and not yet released (for the metrics). */
+  inFlight(): number;
 }
 
 export function createAdmission(maxImages: number): Admission {
@@ -31,5 +33,6 @@ export function createAdmission(maxImages: number): Admission {
         inFlight -= images;
       };
     },
+    inFlight: () => inFlight,
   };
 }

@@ -14,13 +14,15 @@ import { ROUTES, fastifySchema } from '../routes.ts';
 import { predict } from '../service.ts';
 import { serverTimingHeader } from '../timings.ts';
 import { type PredictRequest, createRequestParser } from '../validation.ts';
-import { createAdmission } from './admission.ts';
+import { type Admission, createAdmission } from './admission.ts';
 
 export interface ApiRoutesOptions {
   config: Pick<Config, 'maxQueueImages' | 'maxImagesPerRequest' | 'requestDeadlineMs'>;
   retrieve: ImageRetriever;
   /** The classifier once it is loaded and warmed up; until then the service is alive but not ready. */
   classifier: () => Classifier | undefined;
+  /** Shared with the metrics (images in flight); else its own, of MAX_QUEUE_IMAGES. */
+  admission?: Admission;
 }
 
 export const apiRoutesPlugin: FastifyPluginAsync<ApiRoutesOptions> = async (app, options) => {
@@ -31,7 +33,7 @@ export const apiRoutesPlugin: FastifyPluginAsync<ApiRoutesOptions> = async (app,
     return classifier;
   };
   const requestParser = createRequestParser(config);
-  const admission = createAdmission(config.maxQueueImages);
+  const admission = options.admission ?? createAdmission(config.maxQueueImages);
 
   app.route({
     method: ROUTES.health.method,

@@ -40,6 +40,22 @@ const docs: FastifyPluginAsync = async (app) => {
           'Classifies images (by URL or base64 data) with an ImageNet model. ' +
           'Errors share one shape: `{message, code, errors?}`.',
       },
+      components: {
+        // Named by the /v1 routes' `security` (lib/routes.ts): needed only when the server has API keys.
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key as a bearer token, when the server has keys (API_KEYS, API_KEYS_FILE).',
+          },
+          apiKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'x-api-key',
+            description: 'An API key in x-api-key, when the server has keys (API_KEYS, API_KEYS_FILE).',
+          },
+        },
+      },
     },
   });
   await app.register(swaggerUi, {

@@ -7,7 +7,9 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { callerRequestId } from '../request-id.ts';
 import type { Runtime } from '../runtime.ts';
+import { createAdmission } from './admission.ts';
 import { apiRoutesPlugin } from './api-routes.ts';
+import { authPlugin } from './auth.ts';
 import { bodyParserPlugin } from './body-parser.ts';
 import { answerClientError } from './client-errors.ts';
 import { demoPagePlugin } from './demo-page.ts';
@@ -15,6 +17,7 @@ import { docsPlugin } from './docs.ts';
 import { errorHandlerPlugin, errorSender } from './error-handler.ts';
 import { expectationPlugin } from './expectation.ts';
 import { lifecyclePlugin } from './lifecycle.ts';
+import { metricsPlugin } from './metrics.ts';
 import { requestLogPlugin } from './request-log.ts';
 import { responseHeadersPlugin } from './response-headers.ts';
 
@@ -54,16 +57,26 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   });
 
   // In this order: each request first gets its logger and id, then a closing server refuses it,
-  // then an unmet Expect, then unknown routes are refused, all before a body is read. The onSend hooks run in the same
+  // then an unmet Expect, then a /v1 request without a valid API key (unknown /v1 routes included),
+  // then unknown routes are refused, all before a body is read. The onSend hooks run in the same
   // order (connection: close, then the security headers), and the routes come after every hook.
   await app.register(requestLogPlugin, { logger });
   await app.register(lifecyclePlugin, { isClosing: () => closing });
   await app.register(expectationPlugin);
+  await app.register(authPlugin, { apiKeys: config.apiKeys });
   await app.register(responseHeadersPlugin);
   await app.register(errorHandlerPlugin, { logger });
   await app.register(bodyParserPlugin, { maxBodyBytes: config.maxBodyBytes });
+  // Prometheus metrics: GET /metrics, and hooks that count every request (shares the routes' admission).
+  const admission = createAdmission(config.maxQueueImages);
+  await app.register(metricsPlugin, {
+    token: config.metricsToken,
+    apiKeysRequired: config.apiKeys.length > 0,
+    queuedImages: () => deps.classifier()?.queued?.() ?? 0,
+    imagesInFlight: () => admission.inFlight(),
+  });
   await app.register(docsPlugin);
-  await app.register(apiRoutesPlugin, { config, retrieve: deps.retrieve, classifier: deps.classifier });
+  await app.register(apiRoutesPlugin, { config, retrieve: deps.retrieve, classifier: deps.classifier, admission });
   await app.register(demoPagePlugin);
 
   await app.ready();

@@ -35,6 +35,8 @@ export interface Classifier {
   classify(images: ReadonlyArray<Uint8Array>, signal?: AbortSignal): Promise<ClassifyResult>;
   /** Live TF.js tensors (all workers), undefined for engines that do not count them. */
   tensors(): Promise<number | undefined>;
+  /** Images waiting for the model (the batcher's queue), for the metrics; test fakes may leave it out. */
+  queued?(): number;
   dispose(): Promise<void>;
 }
 
@@ -122,6 +124,7 @@ export async function loadClassifier(options: ClassifierOptions, logger: Logger)
       return { probabilities: outputs, batchSizes, queueMs, inferenceMs };
     },
     tensors: () => runner.tensors(),
+    queued: () => batcher.queued,
     dispose: () => runner.dispose(),
   };
 }

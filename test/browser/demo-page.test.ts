@@ -402,3 +402,131 @@ describe('demo page in Chromium', { skip }, () => {
     assert.deepEqual(findings.problems, [], 'console errors, uncaught errors or CSP violations');
   });
 });
+
+describe('demo page in Chromium, against a server with API keys', { skip }, () => {
+  const KEY = 'demo-page-key-0123456789';
+  let app: RunningApp | undefined;
+  let browser: Browser | undefined;
+  let context: BrowserContext;
+  let origin: string;
+  const problems: string[] = [];
+
+  before(async () => {
+    const [started, launched] = await Promise.allSettled([
+      startApp({ env: { API_KEYS: KEY } }),
+      chromium.launch({
+        executablePath: CHROMIUM_PATH,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      }),
+    ]);
+    if (started.status === 'fulfilled') app = started.value;
+    if (launched.status === 'fulfilled') browser = launched.value;
+    if (started.status === 'rejected') throw started.reason;
+    if (launched.status === 'rejected') throw launched.reason;
+    origin = new URL(app!.baseUrl).origin;
+    context = await browser!.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
+    await context.addInitScript(`document.addEventListener('securitypolicyviolation', (event) =>
+      console.error('CSP violation: ' + event.violatedDirective + ' blocked ' + (event.blockedURI || 'inline')));`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  /** A new tab (so an empty sessionStorage) on the demo page; its problems go to `problems`. */
+  async function openDemo(): Promise<Page> {
+    const page = await context.newPage();
+    page.on('console', (message) => {
+      if (message.type() !== 'error') return;
+      // Chromium logs each 401 of the API; the page asks for a key on them, as tested here.
+      const expected401 = /status of 401\b/.test(message.text()) && message.location().url.startsWith(`${origin}/v1/`);
+      if (!expected401) problems.push(`console error on ${page.url()}: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`uncaught error on ${page.url()}: ${error.message}`));
+    page.on('request', (request) => {
+      const url = request.url();
+      if (!url.startsWith('data:') && !url.startsWith('blob:') && new URL(url).origin !== origin)
+        problems.push(`request to another origin: ${url}`);
+    });
+    await page.goto(`${app!.baseUrl}/`);
+    // The footer asks the API for the model without a key, gets 401 and says what it waits for.
+    await page.locator('#model-info', { hasText: 'Model: shown once you enter an API key.' }).waitFor();
+    return page;
+  }
+
+  const activeId = async (page: Page) => (await page.evaluate('document.activeElement?.id')) as string | undefined;
+
+  test('asks for a key on 401, again when it is wrong, then classifies; the key in sessionStorage', async () => {
+    const page = await openDemo();
+    const dialog = page.getByRole('dialog', { name: 'API key needed' });
+    assert.equal(await dialog.isVisible(), false, 'no dialog before the API asks for a key');
+    const predictAuthorizations: Array<string | undefined> = [];
+    page.on('request', (request) => {
+      if (request.url() === `${origin}/v1/predict`) predictAuthorizations.push(request.headers().authorization);
+    });
+
+    await page.getByLabel('Image files', { exact: true }).setInputFiles(path.join(FIXTURES_DIR, 'cat.bmp'));
+    await dialog.waitFor();
+    assert.equal(await activeId(page), 'key-input', 'the key field has the focus');
+    assert.equal(await page.getByLabel('API key', { exact: true }).getAttribute('type'), 'password');
+
+    // A wrong key, typed and sent with Enter: the service refuses it and the dialog says so.
+    await page.keyboard.type('not-the-right-key-000');
+    await page.keyboard.press('Enter');
+    await page.locator('#key-error', { hasText: 'The API key is not valid.' }).waitFor();
+    assert.equal(await dialog.isVisible(), true, 'asked again');
+    assert.equal(await activeId(page), 'key-input');
+    assert.equal(await page.getByLabel('API key', { exact: true }).getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByLabel('API key', { exact: true }).inputValue(), '', 'the wrong key is cleared');
+
+    await page.keyboard.type(KEY);
+    await page.keyboard.press('Enter');
+    const card = page.locator('#results > li.card').first();
+    await card.waitFor();
+    assert.equal(await dialog.isVisible(), false);
+    assert.equal(await card.locator('.prediction .label').first().textContent(), expectedTop1('cat.bmp'));
+    assert.deepEqual(predictAuthorizations, [undefined, 'Bearer not-the-right-key-000', `Bearer ${KEY}`]);
+    assert.equal(await page.locator('#alert .alert').count(), 0, 'no error left on show');
+
+    // The key stays with the tab only.
+    assert.equal(await page.evaluate(`sessionStorage.getItem('image-classifier.api-key')`), KEY);
+    assert.equal(await page.evaluate('localStorage.length'), 0);
+    assert.equal(await page.evaluate(`document.cookie`), '');
+    // The footer shows the model now that there is a key, and a reload of the tab keeps the key.
+    await page.locator('#model-info', { hasText: /engine: \w+/ }).waitFor();
+    await page.reload();
+    await page.locator('#model-info', { hasText: /engine: \w+/ }).waitFor();
+    assert.equal(await dialog.isVisible(), false);
+    await page.close();
+  });
+
+  test('Escape closes the dialog: nothing is classified and the page says a key is needed', async () => {
+    const page = await openDemo();
+    await page.getByLabel('Image files', { exact: true }).setInputFiles(path.join(FIXTURES_DIR, 'cat.bmp'));
+    await page.getByRole('dialog', { name: 'API key needed' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('#alert .alert').waitFor();
+    assert.match(await page.getByRole('alert').innerText(), /This service needs an API key\./);
+    assert.equal(await page.locator('#results > li.card').count(), 0);
+    assert.equal(await page.evaluate(`sessionStorage.length`), 0, 'nothing stored');
+
+    // An empty key is refused in the dialog, without a request.
+    let predictRequests = 0;
+    page.on('request', (request) => {
+      if (request.url() === `${origin}/v1/predict`) predictRequests += 1;
+    });
+    await page.getByLabel('Image files', { exact: true }).setInputFiles(path.join(FIXTURES_DIR, 'cat.bmp'));
+    await page.getByRole('dialog', { name: 'API key needed' }).waitFor();
+    await page.getByRole('button', { name: 'Use key' }).click();
+    await page.locator('#key-error', { hasText: 'Enter the API key.' }).waitFor();
+    assert.equal(predictRequests, 1, 'only the first, refused request');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('#alert .alert').waitFor();
+    await page.close();
+  });
+
+  test('loads nothing from other origins and logs no console errors or CSP violations', () => {
+    assert.deepEqual(problems, []);
+  });
+});

@@ -161,6 +161,7 @@ describe('HTTP server', () => {
       assert.deepEqual(Object.keys(predictOperation.responses).sort(), [
         '200',
         '400',
+        '401',
         '413',
         '415',
         '422',
