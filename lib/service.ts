@@ -5,7 +5,7 @@
  */
 import { throwIfPastDeadline } from './deadline.ts';
 import { type ImageError, imagesRejected } from './errors.ts';
-import type { ImageRetriever, RetrievableSource } from './images/retrieve.ts';
+import type { ImageRetriever, RetrievableSource, Trace } from './images/retrieve.ts';
 import type { Classifier } from './model/classifier.ts';
 import { type Prediction, topPredictions } from './model/predictions.ts';
 import type { ImageResult, PredictResponse } from './schemas.ts';
@@ -22,6 +22,8 @@ export interface PredictResult {
 export interface PredictDeps {
   classifier: Classifier;
   retrieve: ImageRetriever;
+  /** Traces the inference (the retriever traces downloads and decodes); absent, it runs untraced. */
+  trace?: Trace;
 }
 
 /** What classifyEach takes: PredictRequest, or sources the API does not allow (files) for the command line. */
@@ -90,7 +92,10 @@ export async function classifyEach(
   const pixels = retrieved.flatMap((image) => (image.ok ? [image.pixels] : []));
   const results: ImageResult[] = [];
   if (pixels.length > 0) {
-    const { probabilities, batchSizes, queueMs, inferenceMs } = await deps.classifier.classify(pixels, signal);
+    const classify = () => deps.classifier.classify(pixels, signal);
+    const { probabilities, batchSizes, queueMs, inferenceMs } = await (deps.trace
+      ? deps.trace('inference', classify)
+      : classify());
     Object.assign(timings, { batchSizes, queueMs, inferenceMs });
     for (const p of probabilities) {
       const predictions = topPredictions(p, deps.classifier.labels, request.top_k);

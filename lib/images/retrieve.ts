@@ -25,6 +25,13 @@ export type RetrievedImage =
   | { ok: true; pixels: Buffer; downloadMs: number; decodeMs: number }
   | { ok: false; error: ImageError; downloadMs: number; decodeMs: number };
 
+/**
+ * Runs `work` as a named stage of a trace (a span, an X-Ray subsegment) and returns its result. The
+ * core calls it, when given, for each download, decode and inference, knowing nothing of the
+ * tracer: the Lambda functions wire one in when tracing is on; without it nothing is traced.
+ */
+export type Trace = <T>(name: 'download' | 'decode' | 'inference', work: () => Promise<T>) => Promise<T>;
+
 export interface RetrievalLimits {
   downloadConcurrency: number;
   maxImageBytes: number;
@@ -33,6 +40,8 @@ export interface RetrievalLimits {
   decodeTimeoutMs?: number;
   /** Decode memory shared by every request of the process; without it, decodes are not bounded. */
   decodeBudget?: DecodeBudget;
+  /** Traces each download and decode (see Trace); absent, they run untraced. */
+  trace?: Trace;
 }
 
 export interface RetrieverOptions {
@@ -60,6 +69,7 @@ export function createImageRetriever(
   options: RetrieverOptions = {},
 ): ImageRetriever {
   const files = options.files === true;
+  const trace: Trace = limits.trace ?? ((_name, work) => work());
   return async (sources, size, signal) => {
     if (!files && sources.some((source) => source.file !== undefined)) throw new FileSourcesDisabledError();
     const slot = semaphore(limits.downloadConcurrency);
@@ -73,15 +83,17 @@ export function createImageRetriever(
             file !== undefined
               ? await readImageFile(file, limits.maxImageBytes)
               : url !== undefined
-                ? await slot(() => downloader.download(url, signal))
+                ? await slot(() => trace('download', () => downloader.download(url, signal)))
                 : takeBase64(source, limits.maxImageBytes);
           fetched = performance.now();
-          const pixels = await decodeImage(bytes, size, {
-            maxPixels: limits.maxImagePixels,
-            budget: limits.decodeBudget,
-            timeoutMs: limits.decodeTimeoutMs,
-            signal,
-          });
+          const pixels = await trace('decode', () =>
+            decodeImage(bytes, size, {
+              maxPixels: limits.maxImagePixels,
+              budget: limits.decodeBudget,
+              timeoutMs: limits.decodeTimeoutMs,
+              signal,
+            }),
+          );
           return { ok: true, pixels, downloadMs: fetched - started, decodeMs: performance.now() - fetched };
         } catch (error) {
           if (!(error instanceof ImageError)) throw error;

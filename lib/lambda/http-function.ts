@@ -20,6 +20,7 @@ import {
   readHttpEvent,
   routeFor,
 } from './http-event.ts';
+import type { LambdaTracing } from './tracing.ts';
 
 export type LambdaHandler = (event: HttpEvent, context: Context) => Promise<HttpResponse>;
 
@@ -44,10 +45,12 @@ export interface HttpFunction<L extends 'predict' | 'health'> {
   routes: Record<RouteNamesOf<L>, RouteHandler>;
   /** Per-invocation metrics (EMF); a function without them publishes none. */
   metrics?: Metrics;
+  /** Runs each invocation inside a trace (X-Ray, when tracing is on); absent, nothing is traced. */
+  tracing?: Pick<LambdaTracing, 'invocation'>;
 }
 
 export function createHttpFunction<L extends 'predict' | 'health'>(fn: HttpFunction<L>): LambdaHandler {
-  const { logger, metrics } = fn;
+  const { logger, metrics, tracing } = fn;
   const routes = Object.fromEntries(
     Object.entries<RouteHandler>(fn.routes).map(([name, handler]) => [
       routeKey(ROUTES[name as RouteNamesOf<L>]),
@@ -55,11 +58,12 @@ export function createHttpFunction<L extends 'predict' | 'health'>(fn: HttpFunct
     ]),
   );
 
-  return async (event, context) => {
+  const invoke: LambdaHandler = async (event, context) => {
     const started = performance.now();
     logger.addContext(context);
     logger.setCorrelationId(context.awsRequestId);
-    metrics?.captureColdStartMetric();
+    // Dimensioned by the function's name, which names the stage too (image-classifier-prod-predict).
+    metrics?.captureColdStartMetric(context.functionName);
 
     let request: HttpRequest | undefined;
     let response: HttpResponse;
@@ -96,6 +100,7 @@ export function createHttpFunction<L extends 'predict' | 'health'>(fn: HttpFunct
     });
     return response;
   };
+  return tracing ? (event, context) => tracing.invocation(() => invoke(event, context)) : invoke;
 }
 
 function recordMetrics(metrics: Metrics, timings: StageTimings | undefined): void {

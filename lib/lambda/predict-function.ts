@@ -13,6 +13,7 @@ import { predict } from '../service.ts';
 import { createRequestParser } from '../validation.ts';
 import { type LambdaHandler, createHttpFunction } from './http-function.ts';
 import { serializeRoute } from './response-serializers.ts';
+import type { LambdaTracing } from './tracing.ts';
 
 export interface PredictFunctionDeps {
   config: Config;
@@ -20,6 +21,11 @@ export interface PredictFunctionDeps {
   metrics: Metrics;
   classifier: Classifier;
   retrieve: ImageRetriever;
+  /**
+   * X-Ray tracing, when on: a subsegment per invocation, and per download, decode and inference
+   * (the retriever must have been given the same `trace`). Absent, nothing is traced.
+   */
+  tracing?: LambdaTracing;
 }
 
 export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
@@ -28,6 +34,7 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
   return createHttpFunction<'predict'>({
     logger: deps.logger,
     metrics: deps.metrics,
+    tracing: deps.tracing,
     routes: {
       predict: async (request, signal) => {
         // As the HTTP server: no body and no content type is an absent body (a 422), not a parse error.
@@ -37,7 +44,7 @@ export function createPredictHandler(deps: PredictFunctionDeps): LambdaHandler {
           : parseJsonBody(request.body ?? '', request.headers['content-type'], config.maxBodyBytes);
         const { body, timings } = await predict(
           requestParser.parse(json),
-          { classifier, retrieve: deps.retrieve },
+          { classifier, retrieve: deps.retrieve, trace: deps.tracing?.trace },
           signal,
         );
         return { json: serializeRoute.predict(body), timings };

@@ -4,7 +4,9 @@ import sharp from 'sharp';
 import { loadConfig } from '../../lib/config.ts';
 import { createHealthHandler } from '../../lib/lambda/health-function.ts';
 import type { LambdaHandler } from '../../lib/lambda/http-function.ts';
+import { initPredictFunction } from '../../lib/lambda/init.ts';
 import { createPredictHandler } from '../../lib/lambda/predict-function.ts';
+import type { LambdaTracing } from '../../lib/lambda/tracing.ts';
 import { createLogger } from '../../lib/logger.ts';
 import type { Classifier } from '../../lib/model/classifier.ts';
 import { createRuntime } from '../../lib/runtime.ts';
@@ -284,11 +286,92 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
         'QueueTime',
         'Requests',
       ]);
+      // The cold start is dimensioned by the function's name, from the Lambda context.
+      const coldStart = emf(first.lines).find((b) => 'ColdStart' in b);
+      assert.equal(coldStart!.function_name, lambdaContext().functionName);
+      assert.equal(coldStart!.function_name, 'image-classifier-test-predict');
+      assert.deepEqual(coldStart!._aws.CloudWatchMetrics[0].Dimensions, [['service', 'function_name']]);
       const [blob] = emf(first.lines).filter((b) => 'ImagesClassified' in b);
       assert.equal(blob!.ImagesClassified, 2);
       assert.equal(blob!.BatchSize, 2);
       assert.equal(blob!._aws.CloudWatchMetrics[0].Namespace, 'ImageClassifier');
       assert.ok(blob!.InferenceTime > 0);
+    });
+
+    test('(tracer simulated) traces the invocation, each download and decode, and the inference', async () => {
+      // A recording fake in place of X-Ray: which stages ran, and whether inside the invocation.
+      const spans: string[] = [];
+      let depth = 0;
+      const record =
+        (prefix: string) =>
+        async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+          spans.push(`${depth > 0 ? 'in ' : 'OUTSIDE '}${prefix}${name}`);
+          depth++;
+          try {
+            return await work();
+          } finally {
+            depth--;
+          }
+        };
+      const tracing: LambdaTracing = {
+        invocation: (work) => record('')('invocation', work),
+        trace: record('stage '),
+      };
+      const { config, logger, metrics, retrieve } = createRuntime(loadConfig(ENV), {
+        sharedClassifier: classifier,
+        trace: tracing.trace,
+      });
+      const traced = createPredictHandler({ config, logger, metrics, retrieve, classifier, tracing });
+      const event = () =>
+        httpApiEvent('POST', '/v1/predict', {
+          headers: json,
+          body: JSON.stringify({ images: [{ url: images.url('/owl.jpg') }, { data: small }] }),
+        });
+      const fromTraced = await invoke(event(), traced);
+      assert.deepEqual(spans.sort(), [
+        'OUTSIDE invocation',
+        'in stage decode',
+        'in stage decode',
+        'in stage download', // the URL only: base64 data is not downloaded
+        'in stage inference',
+      ]);
+      // Tracing changes nothing in the answer: the same as the untraced handler's.
+      const fromUntraced = await invoke(event());
+      assert.equal(fromTraced.status, 200);
+      assert.deepEqual(fromTraced.body, fromUntraced.body);
+    });
+
+    test('(tracer simulated) a failed download is traced too, and the request still answers 400', async () => {
+      const names: string[] = [];
+      const trace = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+        names.push(name);
+        return work();
+      };
+      const { config, logger, metrics, retrieve } = createRuntime(loadConfig(ENV), {
+        sharedClassifier: classifier,
+        trace,
+      });
+      const tracing: LambdaTracing = { invocation: (work) => work(), trace };
+      const traced = createPredictHandler({ config, logger, metrics, retrieve, classifier, tracing });
+      const { status, body } = await invoke(
+        httpApiEvent('POST', '/v1/predict', {
+          headers: json,
+          body: JSON.stringify({ images: [{ url: images.url('/missing.jpg') }] }),
+        }),
+        traced,
+      );
+      assert.deepEqual([status, body.code], [400, 'IMAGES_REJECTED']);
+      assert.deepEqual(names, ['download'], 'no decode or inference for an image that never arrived');
+    });
+
+    test('tracing is off by default, and stays off outside Lambda (no X-Ray) even when asked for', async () => {
+      for (const POWERTOOLS_TRACE_ENABLED of [undefined, 'true']) {
+        const deps = await initPredictFunction({ ...ENV, LOG_LEVEL: 'SILENT', POWERTOOLS_TRACE_ENABLED });
+        assert.equal(deps.tracing, undefined, `POWERTOOLS_TRACE_ENABLED=${POWERTOOLS_TRACE_ENABLED}`);
+        const { status } = await invoke(httpApiEvent('GET', '/health/ready'), createPredictHandler(deps));
+        assert.equal(status, 200);
+        await deps.classifier.dispose();
+      }
     });
 
     test('publishes errors by code, also when the request fails', async () => {

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { describe, test } from 'node:test';
 import { CONFIG_SCHEMA } from '../../lib/config.ts';
@@ -11,6 +15,12 @@ import { ROOT } from '../helpers/process.ts';
  * local` without --path reads the event from a stdin that is not a terminal, and would wait on a pipe.
  */
 async function serverless(...args: string[]): Promise<string> {
+  const { stdout, stderr, code } = await run(args);
+  assert.equal(code, 0, `serverless ${args.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`);
+  return stdout;
+}
+
+async function run(args: string[]): Promise<{ stdout: string; stderr: string; code: unknown }> {
   const child = spawn('npx', ['--no-install', 'serverless', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -21,12 +31,73 @@ async function serverless(...args: string[]): Promise<string> {
     text(child.stderr),
     new Promise((resolve) => child.on('close', resolve)),
   ]);
-  assert.equal(code, 0, `serverless ${args.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`);
-  return stdout;
+  return { stdout, stderr, code };
 }
 
+/** A `print` that must fail: its exit code is not 0, and its output says why. */
+async function printFails(...args: string[]): Promise<string> {
+  const { stdout, stderr, code } = await run(['print', '--format', 'json', ...args]);
+  assert.notEqual(code, 0, `serverless print ${args.join(' ')} succeeded`);
+  return stdout + stderr;
+}
+
+/**
+ * The CloudFormation template `serverless package` compiles, offline: the `local` stage only, whose
+ * functions are handler bundles. The image stages cannot be packaged offline (docker build and an
+ * ECR login), but the API, its stage, routes and authorizers, and the functions' concurrency and
+ * tracing compile the same for both kinds of artifact.
+ */
+async function compiledTemplate(...params: string[]): Promise<Record<string, { Type: string; Properties: any }>> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'sls-package-'));
+  try {
+    await serverless('package', '--stage', 'local', '--package', dir, ...params.map((p) => `--param=${p}`));
+    const file = path.join(dir, 'cloudformation-template-update-stack.json');
+    await cfnLint(file);
+    return JSON.parse(await readFile(file, 'utf8')).Resources;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * cfn-lint on a compiled template, where it is installed (CI's .venv, or on the PATH). W3005 is
+ * osls's own: it adds a DependsOn that a Ref already implies.
+ */
+async function cfnLint(file: string): Promise<void> {
+  const venv = path.join(ROOT, '.venv', 'bin', 'cfn-lint');
+  const command = existsSync(venv) ? venv : 'cfn-lint';
+  const child = spawn(command, ['--ignore-checks', 'W3005', '--', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [stdout, code] = await Promise.all([
+    text(child.stdout),
+    new Promise((resolve) => {
+      child.on('close', resolve);
+      child.on('error', () => resolve('absent'));
+    }),
+  ]);
+  if (code === 'absent') return; // not installed here: .ci/run installs it
+  assert.equal(code, 0, `cfn-lint found problems in the compiled template:\n${stdout}`);
+}
+
+type HttpApiEvent = { httpApi: string | { method: string; path: string; authorizer?: unknown } };
+
+/** A function's httpApi events as route key -> authorizer (null: none), whichever form each is written in. */
+function routesWithAuthorizers(fn: { events: HttpApiEvent[] }): Record<string, unknown> {
+  return Object.fromEntries(
+    fn.events.map(({ httpApi }) =>
+      typeof httpApi === 'string' ? [httpApi, null] : [`${httpApi.method} ${httpApi.path}`, httpApi.authorizer ?? null],
+    ),
+  );
+}
+
+const PREDICT_ROUTES = ['POST /v1/predict', 'GET /health/ready', 'GET /v1/models'];
+
+const printed = new Map<string, Promise<string>>();
+
+/** The resolved configuration; the same arguments are printed once per test file (osls takes seconds). */
 async function print(...args: string[]): Promise<any> {
-  return JSON.parse(await serverless('print', '--format', 'json', ...args));
+  const key = args.join('\n');
+  if (!printed.has(key)) printed.set(key, serverless('print', '--format', 'json', ...args));
+  return JSON.parse(await printed.get(key)!);
 }
 
 /** The response `invoke local` prints last, as indented JSON, after the function's own log lines. */
@@ -61,11 +132,7 @@ describe('serverless.yml (osls, offline)', () => {
       ['predict', predict],
       ['health', health],
     ] as const) {
-      assert.deepEqual(
-        fn.events.map((e: { httpApi: string }) => e.httpApi).sort(),
-        routesOf(name).map(routeKey).sort(),
-        name,
-      );
+      assert.deepEqual(Object.keys(routesWithAuthorizers(fn)).sort(), routesOf(name).map(routeKey).sort(), name);
     }
     assert.equal(predict.memorySize, 2048);
     assert.ok(predict.timeout <= 29, 'within API Gateway’s 30 s');
@@ -100,6 +167,210 @@ describe('serverless.yml (osls, offline)', () => {
     const names = Object.keys(config.provider.environment);
     assert.ok(names.length > 5);
     for (const name of names) assert.ok(name in CONFIG_SCHEMA, `${name} is not a setting of lib/config.ts`);
+  });
+
+  // Only `print`s: they can run side by side.
+  describe('who may call it (param authorizer: none, iam or jwt)', { concurrency: true }, () => {
+    test('by default (none) no route has an authorizer and none is defined: open to anyone with the URL', async () => {
+      const config = await print('--stage', 'dev');
+      assert.equal(config.params.default.authorizer, 'none');
+      for (const fn of ['predict', 'health']) {
+        for (const [route, authorizer] of Object.entries(routesWithAuthorizers(config.functions[fn])))
+          assert.equal(authorizer, null, route);
+      }
+      assert.equal(config.provider.httpApi.authorizers ?? null, null);
+    });
+
+    test('jwt: a JWT authorizer (issuer, audience) on the predict routes only; GET /health stays open', async () => {
+      const config = await print(
+        '--stage',
+        'dev',
+        '--param=authorizer=jwt',
+        '--param=jwtIssuer=https://issuer.example',
+        '--param=jwtAudience=my-client',
+      );
+      assert.deepEqual(
+        routesWithAuthorizers(config.functions.predict),
+        Object.fromEntries(PREDICT_ROUTES.map((route) => [route, { name: 'jwt' }])),
+      );
+      assert.deepEqual(routesWithAuthorizers(config.functions.health), { 'GET /health': null });
+      const { jwt, ...others } = config.provider.httpApi.authorizers;
+      assert.deepEqual(others, {});
+      assert.deepEqual(
+        { ...jwt, audience: [jwt.audience].flat() },
+        {
+          type: 'jwt',
+          identitySource: '$request.header.Authorization',
+          issuerUrl: 'https://issuer.example',
+          audience: ['my-client'],
+        },
+      );
+    });
+
+    test('iam: aws_iam (SigV4) on the predict routes only, and no authorizer to define', async () => {
+      const config = await print('--stage', 'dev', '--param=authorizer=iam');
+      assert.deepEqual(
+        routesWithAuthorizers(config.functions.predict),
+        Object.fromEntries(PREDICT_ROUTES.map((route) => [route, { type: 'aws_iam' }])),
+      );
+      assert.deepEqual(routesWithAuthorizers(config.functions.health), { 'GET /health': null });
+      assert.equal(config.provider.httpApi.authorizers ?? null, null);
+    });
+
+    test('a misspelt authorizer, or jwt without issuer or audience, fails instead of deploying open', async () => {
+      assert.match(await printFails('--stage', 'dev', '--param=authorizer=JWT'), /custom\.authorizer\b/);
+      assert.match(await printFails('--stage', 'dev', '--param=authorizer=jwt'), /issuerUrl/);
+      assert.match(
+        await printFails('--stage', 'dev', '--param=authorizer=jwt', '--param=jwtIssuer=https://issuer.example'),
+        /audience/,
+      );
+    });
+  });
+
+  // Only `print`s: they can run side by side.
+  describe('what it may cost (throttling, reserved concurrency)', { concurrency: true }, () => {
+    test('stage throttling by default, 10 requests/s with bursts of 20, on the generated HttpApiStage', async () => {
+      const dev = await print('--stage', 'dev');
+      assert.deepEqual(dev.resources.extensions.HttpApiStage.Properties.DefaultRouteSettings, {
+        DetailedMetricsEnabled: false,
+        ThrottlingRateLimit: 10,
+        ThrottlingBurstLimit: 20,
+      });
+      const custom = await print('--stage', 'prod', '--param=throttleRate=50', '--param=throttleBurst=100');
+      const settings = custom.resources.extensions.HttpApiStage.Properties.DefaultRouteSettings;
+      // Command-line params stay strings here; CloudFormation reads them as numbers.
+      assert.deepEqual([Number(settings.ThrottlingRateLimit), Number(settings.ThrottlingBurstLimit)], [50, 100]);
+    });
+
+    test('reservedConcurrency: absent by default and with 0 (0 would disable the function), else set', async () => {
+      for (const args of [[], ['--param=predictReservedConcurrency=0']]) {
+        const config = await print('--stage', 'dev', ...args);
+        assert.equal(config.functions.predict.reservedConcurrency ?? null, null, args.join(' '));
+        assert.equal(config.functions.health.reservedConcurrency, undefined);
+      }
+      const reserved = await print('--stage', 'dev', '--param=predictReservedConcurrency=5');
+      assert.equal(reserved.functions.predict.reservedConcurrency, 5);
+    });
+  });
+
+  // Only `print`s: they can run side by side.
+  describe('observability', { concurrency: true }, () => {
+    test('HTTP API access logs: one JSON object per request, with the stage’s retention', async () => {
+      const config = await print('--stage', 'prod');
+      const format = JSON.parse(config.provider.logs.httpApi.format);
+      assert.deepEqual(
+        Object.fromEntries(
+          ['requestId', 'routeKey', 'status', 'responseLatency', 'integrationErrorMessage', 'errorType'].map((k) => [
+            k,
+            format[k],
+          ]),
+        ),
+        {
+          requestId: '$context.requestId',
+          routeKey: '$context.routeKey',
+          status: '$context.status',
+          responseLatency: '$context.responseLatency',
+          integrationErrorMessage: '$context.integrationErrorMessage',
+          errorType: '$context.error.responseType',
+        },
+      );
+      // Every value quoted: API Gateway writes "-" for a missing one, which would break a bare number.
+      for (const [key, value] of Object.entries(format)) assert.equal(typeof value, 'string', key);
+      assert.equal(config.provider.logRetentionInDays, 90, 'osls gives the access log group this retention');
+    });
+
+    test('X-Ray tracing off by default, on with the tracing param', async () => {
+      const off = await print('--stage', 'dev');
+      assert.equal(off.provider.tracing.lambda, false);
+      assert.equal(off.functions.predict.environment.POWERTOOLS_TRACE_ENABLED, 'false');
+      const on = await print('--stage', 'dev', '--param=tracing=true');
+      assert.equal(on.provider.tracing.lambda, true);
+      assert.equal(on.functions.predict.environment.POWERTOOLS_TRACE_ENABLED, 'true');
+    });
+  });
+
+  describe('compiled CloudFormation (serverless package, local stage, offline; cfn-lint where installed)', () => {
+    test('default: no authorizer, reservation or tracing; throttling on the stage; JSON access logs', async () => {
+      const resources = await compiledTemplate();
+      const byType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+      assert.deepEqual(byType('AWS::ApiGatewayV2::Authorizer'), []);
+      for (const [name, route] of byType('AWS::ApiGatewayV2::Route'))
+        assert.equal(route.Properties.AuthorizationType, undefined, name);
+      const predict = resources.PredictLambdaFunction!.Properties;
+      assert.equal('ReservedConcurrentExecutions' in predict, false);
+      assert.equal(predict.TracingConfig, undefined);
+      const stage = resources.HttpApiStage!.Properties;
+      assert.deepEqual(stage.DefaultRouteSettings, {
+        DetailedMetricsEnabled: false,
+        ThrottlingRateLimit: 10,
+        ThrottlingBurstLimit: 20,
+      });
+      assert.deepEqual(stage.AccessLogSettings.DestinationArn, { 'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'] });
+      assert.equal(JSON.parse(stage.AccessLogSettings.Format).requestId, '$context.requestId');
+      assert.deepEqual(resources.HttpApiLogGroup!.Properties, {
+        LogGroupName: '/aws/http-api/image-classifier-local',
+        RetentionInDays: 14,
+      });
+    });
+
+    test('jwt, reserved concurrency and tracing: each where it belongs', async () => {
+      const resources = await compiledTemplate(
+        'authorizer=jwt',
+        'jwtIssuer=https://issuer.example',
+        'jwtAudience=my-client',
+        'predictReservedConcurrency=3',
+        'tracing=true',
+      );
+      assert.deepEqual(resources.HttpApiAuthorizerJwt!.Properties, {
+        ApiId: { Ref: 'HttpApi' },
+        Name: 'jwt',
+        IdentitySource: ['$request.header.Authorization'],
+        AuthorizerType: 'JWT',
+        JwtConfiguration: { Audience: ['my-client'], Issuer: 'https://issuer.example' },
+      });
+      const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route');
+      assert.deepEqual(
+        Object.fromEntries(routes.map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType ?? null])),
+        { ...Object.fromEntries(PREDICT_ROUTES.map((route) => [route, 'JWT'])), 'GET /health': null },
+      );
+      const predict = resources.PredictLambdaFunction!.Properties;
+      assert.equal(predict.ReservedConcurrentExecutions, 3);
+      assert.deepEqual(predict.TracingConfig, { Mode: 'Active' });
+      assert.equal(predict.Environment.Variables.POWERTOOLS_TRACE_ENABLED, 'true');
+      assert.equal(resources.HealthLambdaFunction!.Properties.ReservedConcurrentExecutions, undefined);
+      const policies = JSON.stringify(resources.IamRoleLambdaExecution!.Properties.Policies);
+      assert.match(policies, /xray:PutTraceSegments/);
+    });
+
+    test('iam: AWS_IAM on the predict routes, no authorizer resource', async () => {
+      const resources = await compiledTemplate('authorizer=iam');
+      const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route');
+      assert.deepEqual(
+        Object.fromEntries(routes.map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType ?? null])),
+        { ...Object.fromEntries(PREDICT_ROUTES.map((route) => [route, 'AWS_IAM'])), 'GET /health': null },
+      );
+      assert.equal(
+        Object.values(resources).some((r) => r.Type === 'AWS::ApiGatewayV2::Authorizer'),
+        false,
+      );
+    });
+  });
+
+  test('invoke local with tracing=true answers: outside Lambda (no X-Ray) Tracer stays off', async () => {
+    const response = invokeResult(
+      await serverless(
+        'invoke',
+        'local',
+        '--stage',
+        'local',
+        '--param=tracing=true',
+        '-f',
+        'predict',
+        '--path',
+        'test/events/http-api-v2.json',
+      ),
+    );
+    assert.equal(response.statusCode, 200);
   });
 
   test('swaps the images for the TypeScript handlers in the local stage', async () => {
