@@ -2,9 +2,12 @@
  * The process-wide memory budget of image decoding. Each decode first reserves the bytes it will
  * hold at its peak (estimated from the image's header), waits its turn when the budget is spent, and
  * gives the bytes back when done; so however many images arrive at once, the decoded pixels alive
- * stay within the budget. Turns are first come, first served: a large image is never overtaken for
- * ever by small ones. An image larger than the whole budget runs once it is the only decode, so every
- * image the pixel limit allows can still be decoded. A decode that waits too long is refused with a
+ * stay within the budget. Large images take their turns first come, first served, and may use all
+ * but the last SMALL_SHARE of the budget: that lane is kept for small ones (a photo, once shrunk on
+ * load), which may also pass the large ones that wait. So a flood of huge images cannot hold up the
+ * photos of other requests: it is the flood that waits, and is shed. An image larger than the large
+ * images' share runs once it is the only large decode, so every image the pixel limit allows can
+ * still be decoded. A decode that waits too long is refused with a
  * 503 (SERVICE_OVERLOADED), as a request that waits too long for the model is.
  */
 import { readFileSync } from 'node:fs';
@@ -12,6 +15,8 @@ import os from 'node:os';
 import { RETRY_AFTER_SECONDS, ServiceError } from '../errors.ts';
 
 const MiB = 1024 * 1024;
+/** A decode of at most this share of the budget may pass larger ones that wait. */
+export const SMALL_SHARE = 1 / 8;
 /** `auto` takes this share of the memory the process may use... */
 export const AUTO_DECODE_MEMORY_SHARE = 0.25;
 /** ...but no more than this, so a large machine's server stays near 1 GB at its peak... */
@@ -55,16 +60,26 @@ export function createDecodeBudget(options: DecodeBudgetOptions): DecodeBudget {
   // MAX_IMAGES_PER_REQUEST): one each would pass Node's limit of 10 listeners and warn.
   const watched = new Map<AbortSignal, { waiters: Set<Waiter>; listener: () => void }>();
 
-  // More than the whole budget is taken as the whole budget: it runs alone, and blocks the others.
-  const clamp = (bytes: number) => Math.min(Math.max(0, Math.ceil(bytes)), capacityBytes);
-  const fits = (bytes: number) => used + bytes <= capacityBytes;
+  const isSmall = (bytes: number) => bytes <= capacityBytes * SMALL_SHARE;
+  const largeCapacity = Math.floor(capacityBytes * (1 - SMALL_SHARE));
+  // More than the large images' share is taken as that share: it runs alone among the large ones.
+  const clamp = (bytes: number) => {
+    const whole = Math.max(0, Math.ceil(bytes));
+    return isSmall(whole) ? whole : Math.min(whole, largeCapacity);
+  };
+  const fits = (bytes: number) => used + bytes <= (isSmall(bytes) ? capacityBytes : largeCapacity);
 
-  /** Grants the queue's head, and the next, as long as each fits. */
+  /** Grants the queue's head as long as it fits, and behind a head that does not, the small ones that do. */
   const drain = () => {
-    while (queue.length && fits(queue[0]!.bytes)) {
-      const head = queue.shift()!;
-      used += head.bytes;
-      head.grant();
+    for (let i = 0; i < queue.length; ) {
+      const waiter = queue[i]!;
+      if (!fits(waiter.bytes) || (i > 0 && !isSmall(waiter.bytes))) {
+        i++;
+        continue;
+      }
+      queue.splice(i, 1);
+      used += waiter.bytes;
+      waiter.grant();
     }
   };
 
@@ -90,7 +105,7 @@ export function createDecodeBudget(options: DecodeBudgetOptions): DecodeBudget {
 
   const acquire = (bytes: number, signal?: AbortSignal): Promise<void> => {
     signal?.throwIfAborted();
-    if (!queue.length && fits(bytes)) {
+    if (fits(bytes) && (!queue.length || isSmall(bytes))) {
       used += bytes;
       return Promise.resolve();
     }

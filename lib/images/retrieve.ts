@@ -73,6 +73,10 @@ export function createImageRetriever(
   return async (sources, size, signal) => {
     if (!files && sources.some((source) => source.file !== undefined)) throw new FileSourcesDisabledError();
     const slot = semaphore(limits.downloadConcurrency);
+    // An error that fails the whole request (no decode memory in time: a 503) stops its other images
+    // too, so they give back their place in the download and decode queues at once.
+    const requestFailed = new AbortController();
+    const imagesSignal = signal ? AbortSignal.any([signal, requestFailed.signal]) : requestFailed.signal;
     return Promise.all(
       sources.map(async (source): Promise<RetrievedImage> => {
         const started = performance.now();
@@ -83,7 +87,7 @@ export function createImageRetriever(
             file !== undefined
               ? await readImageFile(file, limits.maxImageBytes)
               : url !== undefined
-                ? await slot(() => trace('download', () => downloader.download(url, signal)))
+                ? await slot(() => trace('download', () => downloader.download(url, imagesSignal)))
                 : takeBase64(source, limits.maxImageBytes);
           fetched = performance.now();
           const pixels = await trace('decode', () =>
@@ -91,12 +95,15 @@ export function createImageRetriever(
               maxPixels: limits.maxImagePixels,
               budget: limits.decodeBudget,
               timeoutMs: limits.decodeTimeoutMs,
-              signal,
+              signal: imagesSignal,
             }),
           );
           return { ok: true, pixels, downloadMs: fetched - started, decodeMs: performance.now() - fetched };
         } catch (error) {
-          if (!(error instanceof ImageError)) throw error;
+          if (!(error instanceof ImageError)) {
+            requestFailed.abort(error);
+            throw error;
+          }
           const now = performance.now();
           return {
             ok: false,

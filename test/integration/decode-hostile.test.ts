@@ -131,7 +131,10 @@ describe('hostile images', () => {
     test('a decode waits while the budget is spent, then proceeds', async () => {
       const budget = createDecodeBudget({ capacityBytes: 1000, waitTimeoutMs: 10_000 });
       let release!: () => void;
-      const holding = budget.run(1000, () => new Promise<void>((resolve) => (release = resolve)));
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      // The large images' share (875) and the small images' lane (125), both spent.
+      const holding = Promise.all([budget.run(1000, () => gate), budget.run(125, () => gate)]);
+      assert.equal(budget.inUse(), 1000);
       let decoded = false;
       const png = await solid(8, 8, [10, 20, 30]).png().toBuffer();
       const decoding = decodeImage(png, { width: 2, height: 2 }, { ...limits, budget }).finally(() => (decoded = true));
@@ -144,18 +147,20 @@ describe('hostile images', () => {
       assert.equal(budget.inUse(), 0);
     });
 
-    test('turns are first come, first served: a small decode does not overtake a large one', async () => {
+    test('large decodes keep their order; a small one that fits passes them: floods cannot starve photos', async () => {
       const budget = createDecodeBudget({ capacityBytes: 100, waitTimeoutMs: 10_000 });
       const started: string[] = [];
       let release!: () => void;
       const holding = budget.run(60, () => new Promise<void>((resolve) => (release = resolve)));
       const large = budget.run(50, async () => started.push(`large with ${budget.inUse()} in use`));
+      const larger = budget.run(30, async () => started.push(`second large with ${budget.inUse()} in use`));
       const small = budget.run(10, async () => started.push(`small with ${budget.inUse()} in use`));
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.deepEqual(started, []); // the small one would fit, but waits behind the large one
+      await small;
+      // 30 would fit beside 60 + 10, but it is not small (over an eighth): it keeps its turn behind 50.
+      assert.deepEqual(started, ['small with 70 in use']);
       release();
-      await Promise.all([holding, large, small]);
-      assert.deepEqual(started, ['large with 60 in use', 'small with 60 in use']);
+      await Promise.all([holding, large, larger]);
+      assert.deepEqual(started, ['small with 70 in use', 'large with 80 in use', 'second large with 80 in use']);
     });
 
     test('a decode that waits past the timeout: 503 SERVICE_OVERLOADED with Retry-After', async () => {
@@ -176,7 +181,7 @@ describe('hostile images', () => {
       assert.equal(budget.inUse(), 0);
     });
 
-    test('an image larger than the whole budget runs alone; an abandoned wait leaves the queue', async () => {
+    test("an image larger than the large images' share runs alone; an abandoned wait leaves the queue", async () => {
       const budget = createDecodeBudget({ capacityBytes: 100, waitTimeoutMs: 10_000 });
       const seen: number[] = [];
       await Promise.all([
@@ -184,13 +189,13 @@ describe('hostile images', () => {
         budget.run(10_000, async () => seen.push(budget.inUse())),
         budget.run(60, async () => seen.push(budget.inUse())),
       ]);
-      assert.deepEqual(seen, [60, 100, 60]);
+      assert.deepEqual(seen, [60, 87, 60]);
 
       let release!: () => void;
       const holding = budget.run(100, () => new Promise<void>((resolve) => (release = resolve)));
       // 32 images of one request wait on its signal: one listener, not 32 (Node warns past 10).
       const controller = new AbortController();
-      const waiting = Array.from({ length: 32 }, () => budget.run(1, async () => 'ran', controller.signal));
+      const waiting = Array.from({ length: 32 }, () => budget.run(20, async () => 'ran', controller.signal));
       assert.equal(getEventListeners(controller.signal, 'abort').length, 1);
       controller.abort(new Error('client went away'));
       for (const each of waiting) await assert.rejects(each, /client went away/);
