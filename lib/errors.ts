@@ -48,7 +48,8 @@ export const REQUEST_ERRORS = {
 
 /**
  * Why one field or image of a request failed; reported in `errors[]` with its field or index. The
- * `read` codes are the `classify` command line's, for its files: per file, like the others.
+ * `read` codes are the `classify` command line's, for its files, and batch jobs', for their S3
+ * objects (`only: 'batch'`): per file or object, like the others.
  */
 export const ENTRY_ERRORS = {
   FIELD_INVALID: { stage: 'request', message: 'The field does not match the schema.' },
@@ -79,11 +80,14 @@ export const ENTRY_ERRORS = {
   // Only from `classify`: files are never read by the API, so it never answers these.
   FILE_NOT_FOUND: { stage: 'read', message: 'No such file or folder.' },
   FILE_UNREADABLE: { stage: 'read', message: 'The file could not be read.' },
+  // Only from batch jobs: the API never reads S3 objects, so it never answers these either.
+  OBJECT_NOT_FOUND: { stage: 'read', only: 'batch', message: 'No such S3 object (or bucket).' },
+  OBJECT_UNREADABLE: { stage: 'read', only: 'batch', message: 'The S3 object could not be read.' },
 } as const;
 
 export type RequestErrorCode = keyof typeof REQUEST_ERRORS;
 export type EntryErrorCode = keyof typeof ENTRY_ERRORS;
-/** Where an image failed: `read` is a file of the command line's, never an API request's image. */
+/** Where an image failed: `read` is a file of the command line's or a batch job's object, never the API's. */
 export type EntryErrorStage = (typeof ENTRY_ERRORS)[EntryErrorCode]['stage'];
 
 /** The seed's message, kept for requests where an image could not be fetched. */

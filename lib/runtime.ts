@@ -6,7 +6,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Config } from './config.ts';
 import { createDecodeBudget, readMemoryLimits, resolveDecodeMemoryBytes } from './images/decode-budget.ts';
 import { type Downloader, type DownloaderDeps, createDownloader, downloadLimits } from './images/download.ts';
-import { type ImageRetriever, type Trace, createImageRetriever } from './images/retrieve.ts';
+import { type ImageRetriever, type S3ObjectReader, type Trace, createImageRetriever } from './images/retrieve.ts';
 import { type Logger, createLogger } from './logger.ts';
 import { type Classifier, inProcessOptions, loadClassifier, serverOptions } from './model/classifier.ts';
 
@@ -19,6 +19,8 @@ export interface RuntimeOptions {
   downloaderDeps?: DownloaderDeps;
   /** Let `retrieve` read `{ file }` sources from disk: the `classify` command line only, never a server. */
   fileSources?: boolean;
+  /** Let `retrieve` read `{ s3 }` sources with this: batch jobs only (lib/batch/), never a server. */
+  s3Sources?: S3ObjectReader;
   /** Traces `retrieve`'s downloads and decodes (the Lambda functions, when tracing is on). */
   trace?: Trace;
 }
@@ -70,6 +72,7 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     downloader,
     retrieve: createImageRetriever({ ...config, decodeBudget, trace: options.trace }, downloader, {
       files: options.fileSources === true,
+      s3: options.s3Sources,
     }),
     classifier: () => loaded,
     loadClassifier: () => (loading ??= loadOwnClassifier()),

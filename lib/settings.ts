@@ -313,4 +313,13 @@ export const CONFIG_SCHEMA = {
     minLength: 1,
     description: "CloudWatch namespace of the Lambda functions' metrics (EMF).",
   },
+  S3_FORCE_PATH_STYLE: {
+    key: 's3ForcePathStyle',
+    type: 'boolean',
+    default: false,
+    description:
+      'Batch jobs: address S3 buckets by path (`https://host/bucket/key`) instead of by host name, ' +
+      'for S3-compatible stores and emulators at `AWS_ENDPOINT_URL`. The AWS SDK reads `AWS_REGION` ' +
+      '(here `us-east-1` when unset), `AWS_ENDPOINT_URL` and the credentials itself.',
+  },
 } as const satisfies Record<string, Setting>;

@@ -30,13 +30,17 @@ export function errorTables(): string {
   const requestRows = Object.entries(REQUEST_ERRORS).map(
     ([code, { status, message }]) => `| \`${code}\` | ${status} | ${escapeHtml(message)} |`,
   );
-  // `read` codes are for the files of the `classify` command line: the API never reads files.
-  const status = (stage: string) => (stage === 'request' ? '422' : stage === 'read' ? '`classify` only' : '400');
-  const cliOnly = Object.entries(ENTRY_ERRORS)
-    .flatMap(([code, { stage }]) => (stage === 'read' ? [`\`${code}\``] : []))
-    .join(' and ');
+  // `read` codes are for the files of the `classify` command line, or (`only: 'batch'`) the S3
+  // objects of batch jobs: the API never reads either.
+  const batchOnly = (entry: object) => 'only' in entry && entry.only === 'batch';
+  const status = (stage: string, entry: object) =>
+    stage === 'request' ? '422' : stage !== 'read' ? '400' : batchOnly(entry) ? 'batch jobs only' : '`classify` only';
+  const readCodes = (batch: boolean) =>
+    Object.entries(ENTRY_ERRORS)
+      .flatMap(([code, entry]) => (entry.stage === 'read' && batchOnly(entry) === batch ? [`\`${code}\``] : []))
+      .join(' and ');
   const entryRows = Object.entries(ENTRY_ERRORS).map(
-    ([code, { stage, message }]) => `| \`${code}\` | ${status(stage)} | ${escapeHtml(message)} |`,
+    ([code, entry]) => `| \`${code}\` | ${status(entry.stage, entry)} | ${escapeHtml(entry.message)} |`,
   );
   return [
     'Top-level `code`:',
@@ -46,7 +50,8 @@ export function errorTables(): string {
     ...requestRows,
     '',
     'Codes in `errors[]`, with the `index` of the image (and the `field`, for schema errors);',
-    `${cliOnly} come from the \`classify\` command line only (files are never read by the API):`,
+    `${readCodes(false)} come from the \`classify\` command line only, and`,
+    `${readCodes(true)} from batch jobs only (the API reads neither files nor S3 objects):`,
     '',
     '| Code | Status of the response | Meaning |',
     '| --- | --- | --- |',

@@ -4,9 +4,11 @@ import { ENGINE_CHOICES, type EngineChoice } from '../config.ts';
 import { MAX_TOP_K } from '../schemas.ts';
 
 export const USAGE = `Usage: classify [options] <file | folder | url>...
+       classify batch <submit | work | status | results> ...   (classify batch --help)
 
 Classifies images with the bundled MobileNetV2 (or MODEL_DIR), in this process, or with a running
-service (--endpoint). Folders are searched recursively for image files.
+service (--endpoint). Folders are searched recursively for image files. \`classify batch\` runs
+batch jobs over an S3 prefix through SQS.
 
 Options:
   --top <n>            show the n most probable classes (1-${MAX_TOP_K}, default 1)

@@ -10,7 +10,8 @@ export type CliInput =
   | { kind: 'file'; label: string; file: string }
   | { kind: 'missing'; label: string };
 
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);
+/** The file name extensions taken for images, lower case: folders here, S3 prefixes in batch jobs. */
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);
 
 export async function expandInputs(args: string[], cwd = process.cwd()): Promise<CliInput[]> {
   const inputs: CliInput[] = [];

@@ -5,6 +5,7 @@
  */
 import { BUNDLED_MODEL_DIR } from '../layout.ts';
 import { parseCliArgs, USAGE, UsageError } from './args.ts';
+import { runBatchCli } from './batch.ts';
 import { type Backend, type CliResult, localBackend, remoteBackend } from './backends.ts';
 import { expandInputs } from './inputs.ts';
 import { jsonLine, progressBar, shouldShowProgress, table } from './output.ts';
@@ -18,6 +19,8 @@ export interface CliContext {
 
 export async function runCli(context: CliContext): Promise<number> {
   const { stdout, stderr } = context;
+  // `classify batch ...`: S3 batch jobs, with their own commands and flags.
+  if (context.argv[0] === 'batch') return runBatchCli({ ...context, argv: context.argv.slice(1) }, BUNDLED_MODEL_DIR);
   let options: ReturnType<typeof parseCliArgs>;
   try {
     options = parseCliArgs(context.argv);

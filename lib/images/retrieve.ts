@@ -2,7 +2,8 @@
  * The images of one request -> model-ready pixels, each image on its own: a failure is recorded for
  * its index and the others go on, so a 400 can name every image that failed and why. Downloads run
  * at most THREAD_COUNT at a time per request; decoding runs on sharp's thread pool. Files are a
- * source only for a retriever created with `files: true` (the `classify` command line), never the API's.
+ * source only for a retriever created with `files: true` (the `classify` command line), S3 objects
+ * only for one created with an `s3` reader (batch jobs); never the API's.
  */
 import { ImageError } from '../errors.ts';
 import { decodeBase64Image } from './base64.ts';
@@ -14,12 +15,27 @@ import { readImageFile } from './read-file.ts';
 import { semaphore } from '../semaphore.ts';
 
 /** An image of an API request: exactly one of url or data (the request schema allows nothing else). */
-export type ImageSource = ImageInput & { file?: undefined };
+export type ImageSource = ImageInput & { file?: undefined; s3?: undefined };
 
 /** A local file, by path: the command line's, never reachable from the API. */
-export type FileSource = { file: string; url?: undefined; data?: undefined };
+export type FileSource = { file: string; url?: undefined; data?: undefined; s3?: undefined };
 
-export type RetrievableSource = ImageSource | FileSource;
+/** Where an S3 object is. */
+export interface S3Location {
+  bucket: string;
+  key: string;
+}
+
+/** An S3 object: a batch job's, never reachable from the API. */
+export type S3Source = { s3: S3Location; url?: undefined; data?: undefined; file?: undefined };
+
+export type RetrievableSource = ImageSource | FileSource | S3Source;
+
+/**
+ * Reads an S3 object's bytes, refusing more than `maxBytes` (IMAGE_TOO_LARGE); a missing or unreadable
+ * object is an ImageError (OBJECT_*), anything else (S3 failing, the network) is thrown as is.
+ */
+export type S3ObjectReader = (location: S3Location, maxBytes: number, signal?: AbortSignal) => Promise<Buffer>;
 
 export type RetrievedImage =
   | { ok: true; pixels: Buffer; downloadMs: number; decodeMs: number }
@@ -47,6 +63,8 @@ export interface RetrievalLimits {
 export interface RetrieverOptions {
   /** Accept `{ file }` sources and read them from disk: the command line only, never a server. */
   files?: boolean;
+  /** Accept `{ s3 }` sources, read with this: batch jobs only, never a server. */
+  s3?: S3ObjectReader;
 }
 
 export type ImageRetriever = (
@@ -63,15 +81,25 @@ export class FileSourcesDisabledError extends Error {
   }
 }
 
+/** An S3 source given to a retriever without an S3 reader: a bug, refused before anything is read. */
+export class S3SourcesDisabledError extends Error {
+  override readonly name = 'S3SourcesDisabledError';
+  constructor() {
+    super('This image retriever does not read S3 objects: S3 sources are enabled only for batch jobs.');
+  }
+}
+
 export function createImageRetriever(
   limits: RetrievalLimits,
   downloader: Downloader,
   options: RetrieverOptions = {},
 ): ImageRetriever {
   const files = options.files === true;
+  const readObject = options.s3;
   const trace: Trace = limits.trace ?? ((_name, work) => work());
   return async (sources, size, signal) => {
     if (!files && sources.some((source) => source.file !== undefined)) throw new FileSourcesDisabledError();
+    if (!readObject && sources.some((source) => source.s3 !== undefined)) throw new S3SourcesDisabledError();
     const slot = semaphore(limits.downloadConcurrency);
     // An error that fails the whole request (no decode memory in time: a 503) stops its other images
     // too, so they give back their place in the download and decode queues at once.
@@ -81,14 +109,16 @@ export function createImageRetriever(
       sources.map(async (source): Promise<RetrievedImage> => {
         const started = performance.now();
         let fetched: number | undefined;
-        const { file, url } = source;
+        const { file, url, s3 } = source;
         try {
           const bytes =
             file !== undefined
               ? await readImageFile(file, limits.maxImageBytes)
-              : url !== undefined
-                ? await slot(() => trace('download', () => downloader.download(url, imagesSignal)))
-                : takeBase64(source, limits.maxImageBytes);
+              : s3 !== undefined
+                ? await slot(() => trace('download', () => readObject!(s3, limits.maxImageBytes, imagesSignal)))
+                : url !== undefined
+                  ? await slot(() => trace('download', () => downloader.download(url, imagesSignal)))
+                  : takeBase64(source, limits.maxImageBytes);
           fetched = performance.now();
           const pixels = await trace('decode', () =>
             decodeImage(bytes, size, {

@@ -4,13 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../lib/config.ts';
-import { ServiceError } from '../../lib/errors.ts';
+import { ImageError, ServiceError } from '../../lib/errors.ts';
 import { createDownloader } from '../../lib/images/download.ts';
 import { readImageFile } from '../../lib/images/read-file.ts';
 import {
   FileSourcesDisabledError,
   type RetrievalLimits,
   type RetrievedImage,
+  type S3ObjectReader,
+  S3SourcesDisabledError,
   createImageRetriever,
 } from '../../lib/images/retrieve.ts';
 import { createRuntime } from '../../lib/runtime.ts';
@@ -99,5 +101,63 @@ describe('image retriever: file sources', () => {
     assert.deepEqual(await readImageFile(path.join(dir, 'owl.jpg'), owl.length), owl);
     await assert.rejects(readImageFile(path.join(dir, 'owl.jpg'), owl.length - 1), { code: 'IMAGE_TOO_LARGE' });
     await assert.rejects(readImageFile(path.join(dir, 'missing.jpg'), 1e7), { code: 'FILE_NOT_FOUND' });
+  });
+});
+
+describe('image retriever: S3 sources', () => {
+  let owl: Buffer;
+  /** A stand-in for the S3 reader (the real one runs against moto in batch.test.ts). */
+  const reader: S3ObjectReader = async ({ bucket, key }, maxBytes) => {
+    if (key === 'missing.jpg') throw new ImageError('OBJECT_NOT_FOUND');
+    if (key === 'failing.jpg') throw new Error(`S3 failed for ${bucket}`);
+    if (owl.length > maxBytes) throw new ImageError('IMAGE_TOO_LARGE');
+    return owl;
+  };
+  // No download here: the downloader (closed by the file tests) is never used.
+  before(async () => {
+    owl = await readFixture('owl.jpg');
+  });
+
+  test('a retriever refuses S3 sources, the whole call, unless created with an S3 reader', async () => {
+    const s3 = { bucket: 'images', key: 'owl.jpg' };
+    const plain = createImageRetriever(limitsFor(1e7), downloader);
+    await assert.rejects(plain([{ s3 }], size), S3SourcesDisabledError);
+    await assert.rejects(plain([{ data: owl.toString('base64') }, { s3 }], size), S3SourcesDisabledError);
+    // Files enabled is not S3 enabled.
+    await assert.rejects(createImageRetriever(limitsFor(1e7), downloader, { files: true })([{ s3 }], size));
+
+    const batch = createImageRetriever(limitsFor(1e7), downloader, { s3: reader });
+    const images = await batch([{ s3 }, { s3: { ...s3, key: 'missing.jpg' } }], size);
+    assert.equal(images[0]?.ok, true);
+    assert.deepEqual(failure(images[1]), ['OBJECT_NOT_FOUND', 'No such S3 object (or bucket).']);
+    assert.deepEqual(
+      failure((await createImageRetriever(limitsFor(10), downloader, { s3: reader })([{ s3 }], size))[0]),
+      ['IMAGE_TOO_LARGE', 'The image has too many bytes.'],
+    );
+    // Anything but an ImageError fails the whole call: a batch chunk is then retried.
+    await assert.rejects(batch([{ s3 }, { s3: { ...s3, key: 'failing.jpg' } }], size), /S3 failed for images/);
+  });
+
+  test("the runtime's retriever takes S3 sources only with s3Sources (batch jobs), never the server's", async () => {
+    const config = loadConfig({ MODEL_DIR });
+    const server = createRuntime(config, { logger: silentLogger, fileSources: true });
+    const batch = createRuntime(config, { logger: silentLogger, s3Sources: reader });
+    try {
+      const s3 = { bucket: 'images', key: 'owl.jpg' };
+      await assert.rejects(server.retrieve([{ s3 }], size), S3SourcesDisabledError);
+      assert.equal((await batch.retrieve([{ s3 }], size))[0]?.ok, true);
+    } finally {
+      await Promise.all([server.close(), batch.close()]);
+    }
+  });
+
+  test("the API's request schema has no s3 property", () => {
+    const parser = createRequestParser({ maxImagesPerRequest: 4 });
+    for (const image of [{ s3: { bucket: 'b', key: 'k.jpg' } }, { data: 'AAAA', s3: { bucket: 'b', key: 'k.jpg' } }]) {
+      assert.throws(
+        () => parser.parse({ images: [image] }),
+        (error: unknown) => error instanceof ServiceError && error.code === 'REQUEST_INVALID',
+      );
+    }
   });
 });
