@@ -16,6 +16,30 @@ import { type RunningApp, startApp } from '../helpers/app.ts';
 import { FIXTURES_DIR, expected, readFixture } from '../helpers/fixtures.ts';
 
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** The service and Debian's Chromium, started side by side; whichever fails first is thrown, after both settle. */
+async function startAppAndChromium(
+  env: Record<string, string> = {},
+): Promise<{ app: RunningApp | undefined; browser: Browser | undefined }> {
+  const [started, launched] = await Promise.allSettled([
+    startApp({ env }),
+    chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    }),
+  ]);
+  const app = started.status === 'fulfilled' ? started.value : undefined;
+  const browser = launched.status === 'fulfilled' ? launched.value : undefined;
+  if (started.status === 'rejected') {
+    await browser?.close();
+    throw started.reason;
+  }
+  if (launched.status === 'rejected') {
+    await app?.close();
+    throw launched.reason;
+  }
+  return { app, browser };
+}
 const REPO_DIR = path.join(FIXTURES_DIR, '..', '..');
 const SCREENSHOT = path.join(REPO_DIR, 'test-results', 'demo-page.png');
 const DOCS_SCREENSHOT = path.join(REPO_DIR, 'docs', 'demo-page.png');
@@ -53,17 +77,7 @@ describe('demo page in Chromium', { skip }, () => {
       existsSync(CHROMIUM_PATH),
       `REQUIRE_BROWSER is set but there is no Chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH)`,
     );
-    const [started, launched] = await Promise.allSettled([
-      startApp(),
-      chromium.launch({
-        executablePath: CHROMIUM_PATH,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      }),
-    ]);
-    if (started.status === 'fulfilled') app = started.value;
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
+    ({ app, browser } = await startAppAndChromium());
     origin = new URL(app!.baseUrl).origin;
     // Reduced motion: the bars are measured at their final width, without the grow animation.
     context = await browser!.newContext({
@@ -412,17 +426,7 @@ describe('demo page in Chromium, against a server with API keys', { skip }, () =
   const problems: string[] = [];
 
   before(async () => {
-    const [started, launched] = await Promise.allSettled([
-      startApp({ env: { API_KEYS: KEY } }),
-      chromium.launch({
-        executablePath: CHROMIUM_PATH,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      }),
-    ]);
-    if (started.status === 'fulfilled') app = started.value;
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
+    ({ app, browser } = await startAppAndChromium({ API_KEYS: KEY }));
     origin = new URL(app!.baseUrl).origin;
     context = await browser!.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
     await context.addInitScript(`document.addEventListener('securitypolicyviolation', (event) =>

@@ -25,3 +25,14 @@ export const expected: Record<string, ExpectedImage> = JSON.parse(
 export const fixtureNames = Object.keys(expected);
 
 export const readFixture = (name: string): Promise<Buffer> => readFile(path.join(FIXTURES_DIR, name));
+
+/** A fixture re-encoded as a JPEG at the model's input size, base64: a small body that still classifies. */
+export async function modelSizedJpegBase64(name: string): Promise<string> {
+  const { default: sharp } = await import('sharp');
+  return (
+    await sharp(await readFixture(name))
+      .resize(224, 224)
+      .jpeg()
+      .toBuffer()
+  ).toString('base64');
+}

@@ -22,11 +22,11 @@ import {
 import { bodyParserPlugin } from '../../lib/http/body-parser.ts';
 import { errorHandlerPlugin } from '../../lib/http/error-handler.ts';
 import { createServer } from '../../lib/http/server.ts';
-import type { Logger } from '../../lib/logger.ts';
 import type { Classifier } from '../../lib/model/classifier.ts';
 import { type RunningApp, silentLogger, startApp } from '../helpers/app.ts';
 import { expected, readFixture } from '../helpers/fixtures.ts';
 import { ROOT, spawnServer, waitUntilReady } from '../helpers/process.ts';
+import { lineText, recordingLogger } from '../helpers/recording-logger.ts';
 
 const KEY = 'test-key-0123456789abcdef';
 const OTHER_KEY = 'other-key-fedcba9876543210';
@@ -281,27 +281,9 @@ describe('API keys', () => {
       info: { name: 'fake', engine: 'fake', input: { width: 2, height: 2, channels: 3 }, classes: 2 },
     } as unknown as Classifier;
 
-    /** A Logger that keeps every line it writes, its children's included, as JSON text. */
-    function recordingLogger(): { logger: Logger; lines: string[] } {
-      const lines: string[] = [];
-      const make = (keys: Record<string, unknown>): Logger => {
-        const record = (level: string) => (message: string, attributes?: unknown) =>
-          lines.push(JSON.stringify({ level, message, keys, attributes, error: String(attributes) }));
-        return {
-          createChild: ({ persistentKeys = {} }: { persistentKeys?: Record<string, unknown> } = {}) =>
-            make({ ...keys, ...persistentKeys }),
-          debug: record('DEBUG'),
-          info: record('INFO'),
-          warn: record('WARN'),
-          error: record('ERROR'),
-          critical: record('CRITICAL'),
-        } as unknown as Logger;
-      };
-      return { logger: make({}), lines };
-    }
-
     test('never logs a key, right or wrong, whichever header carries it', async (t) => {
-      const { logger, lines } = recordingLogger();
+      const recorded = recordingLogger();
+      const { logger } = recorded;
       const server = await createServer({
         config: loadConfig({ API_KEYS: KEY }),
         logger,
@@ -319,6 +301,7 @@ describe('API keys', () => {
         await server.app.inject({ method: 'GET', url: '/v1/nope', headers });
         await server.app.inject({ method: 'POST', url: '/v1/predict', headers, payload: '{' });
       }
+      const lines = recorded.lines.map(lineText);
       assert.equal(lines.length, 12, 'one line per request');
       assert.ok(lines.some((line) => line.includes('AUTH_INVALID')));
       for (const line of lines) {

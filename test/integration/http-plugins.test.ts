@@ -22,40 +22,9 @@ import { responseHeadersPlugin } from '../../lib/http/response-headers.ts';
 import { createServer } from '../../lib/http/server.ts';
 import type { ImageRetriever } from '../../lib/images/retrieve.ts';
 import { PUBLIC_DIR } from '../../lib/layout.ts';
-import type { Logger } from '../../lib/logger.ts';
 import type { Classifier } from '../../lib/model/classifier.ts';
 import { COMMON_SECURITY_HEADERS, JSON_SECURITY_HEADERS } from '../../lib/security-headers.ts';
-
-interface LogLine {
-  level: string;
-  message: string;
-  keys: Record<string, unknown>;
-  attributes: Record<string, any>;
-}
-
-/** A Logger that keeps its lines, and its children's with their persistent keys. */
-function recordingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const make = (keys: Record<string, unknown>): Logger => {
-    const record = (level: string) => (message: string, attributes?: unknown) =>
-      lines.push({
-        level,
-        message,
-        keys,
-        attributes: attributes instanceof Error ? { error: attributes } : { ...(attributes as object) },
-      });
-    return {
-      createChild: ({ persistentKeys = {} }: { persistentKeys?: Record<string, unknown> } = {}) =>
-        make({ ...keys, ...persistentKeys }),
-      debug: record('DEBUG'),
-      info: record('INFO'),
-      warn: record('WARN'),
-      error: record('ERROR'),
-      critical: record('CRITICAL'),
-    } as unknown as Logger;
-  };
-  return { logger: make({}), lines };
-}
+import { recordingLogger } from '../helpers/recording-logger.ts';
 
 const silent = recordingLogger().logger;
 

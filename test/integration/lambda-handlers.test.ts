@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import sharp from 'sharp';
 import { loadConfig } from '../../lib/config.ts';
 import { createHealthHandler } from '../../lib/lambda/health-function.ts';
 import type { LambdaHandler } from '../../lib/lambda/http-function.ts';
@@ -11,7 +10,7 @@ import { createLogger } from '../../lib/logger.ts';
 import type { Classifier } from '../../lib/model/classifier.ts';
 import { createRuntime } from '../../lib/runtime.ts';
 import { type RunningApp, sharedClassifier, startApp } from '../helpers/app.ts';
-import { MODEL_DIR, expected, readFixture } from '../helpers/fixtures.ts';
+import { MODEL_DIR, expected, readFixture, modelSizedJpegBase64 } from '../helpers/fixtures.ts';
 import { type TestServer, startHttpServer } from '../helpers/http-server.ts';
 import { captureOutput, httpApiEvent, lambdaContext, restApiEvent } from '../helpers/lambda.ts';
 
@@ -44,12 +43,7 @@ describe('Lambda handlers (the AWS side is simulated: API Gateway events and con
   before(async () => {
     classifier = await sharedClassifier();
     owl = (await readFixture('owl.jpg')).toString('base64');
-    small = (
-      await sharp(await readFixture('owl.jpg'))
-        .resize(224, 224)
-        .jpeg()
-        .toBuffer()
-    ).toString('base64');
+    small = await modelSizedJpegBase64('owl.jpg');
     images = await startHttpServer(async (req, res) => {
       if (req.url === '/owl.jpg') res.end(await readFixture('owl.jpg'));
       else if (req.url === '/never') return;

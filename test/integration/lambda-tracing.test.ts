@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { type Socket, createSocket } from 'node:dgram';
 import type { IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import sharp from 'sharp';
 import type { LambdaHandler } from '../../lib/lambda/http-function.ts';
-import { MODEL_DIR, readFixture } from '../helpers/fixtures.ts';
+import { MODEL_DIR, readFixture, modelSizedJpegBase64 } from '../helpers/fixtures.ts';
 import { type TestServer, startHttpServer } from '../helpers/http-server.ts';
 import { captureOutput, httpApiEvent, lambdaContext } from '../helpers/lambda.ts';
 
@@ -53,12 +52,7 @@ describe('X-Ray tracing (Powertools Tracer; Lambda environment and X-Ray daemon 
       if (req.url === '/owl.jpg') res.end(await readFixture('owl.jpg'));
       else res.writeHead(404).end();
     });
-    small = (
-      await sharp(await readFixture('owl.jpg'))
-        .resize(224, 224)
-        .jpeg()
-        .toBuffer()
-    ).toString('base64');
+    small = await modelSizedJpegBase64('owl.jpg');
     // As serverless.yml configures the function with tracing=true.
     const { initPredictFunction } = await import('../../lib/lambda/init.ts');
     const { createPredictHandler } = await import('../../lib/lambda/predict-function.ts');
