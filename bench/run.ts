@@ -2,8 +2,10 @@
  * `npm run bench`: for every engine that runs here, start the built server in a fresh process,
  * measure its cold start, then drive it over HTTP with seed-style requests (base64 fixtures, 1 and
  * 8 images per request, 1, 8 and 32 clients). In the same run, measure what bounds it: the
- * engine alone on preprocessed images, and decoding alone. Writes bench/results/<date>.json and
- * .md, and the README's benchmark section. A benchmark, not a test: nothing here fails a build.
+ * engine alone on preprocessed images, and decoding alone. Then one local batch worker on chunks
+ * of 64 fixtures in moto's S3 and SQS (skipped, saying so, without moto_server). Writes
+ * bench/results/<date>.json and .md, and the README's benchmark section. A benchmark, not a test:
+ * nothing here fails a build. `BENCH_ONLY=batch` measures the batch worker alone and writes nothing.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,6 +21,7 @@ import { decodeImage } from '../lib/images/decode.ts';
 import { createLogger } from '../lib/logger.ts';
 import { loadClassifier, serverOptions } from '../lib/model/classifier.ts';
 import { README, replaceSection } from '../scripts/readme-tables.ts';
+import { findMotoServer, startMoto } from '../test/helpers/moto.ts';
 import { type LoadResult, percentile, runLoad } from './load-generator.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,6 +56,22 @@ interface EngineResult {
   scenarios: Scenario[];
 }
 
+/** One local batch worker (`classify batch work`) on chunks in moto's S3 and SQS, or why it was skipped. */
+type BatchResult =
+  | {
+      chunks: number;
+      chunkSize: number;
+      images: number;
+      /** Images over the worker's time, first chunk's start to last chunk's end (receives, deletes between). */
+      imagesPerSecond: number;
+      /** processChunk's own time per image (S3 reads, decode, inference, the part's write): what Lambda bills. */
+      msPerImage: number;
+    }
+  | { skipped: string };
+
+const BATCH_CHUNKS = Number(process.env.BENCH_BATCH_CHUNKS ?? 8);
+const BATCH_CHUNK_SIZE = 64;
+
 const fixtureNames = Object.keys(
   JSON.parse(await readFile(path.join(FIXTURES, 'expected.json'), 'utf8')).images as object,
 );
@@ -66,6 +85,11 @@ const bodies = {
 };
 
 async function main() {
+  if (process.env.BENCH_ONLY === 'batch') {
+    const batch = await measureBatchWorker();
+    console.log(`\n${batchMarkdown(batch)}\n\n(BENCH_ONLY=batch: nothing written)`);
+    return;
+  }
   console.log('Building dist/ ...');
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
   const config = loadConfig({ MODEL_DIR });
@@ -79,6 +103,7 @@ async function main() {
     console.log(`${engine}: engine only ${engineRate.toFixed(0)} images/s`);
     engines.push({ engine, engineRate, ...(await measureServer(engine)) });
   }
+  const batchWorker = await measureBatchWorker();
 
   const results = {
     date: new Date().toISOString(),
@@ -98,6 +123,7 @@ async function main() {
     },
     decodeRate,
     engines,
+    batchWorker,
     targets: targets(decodeRate, engines),
   };
   const markdown = toMarkdown(results);
@@ -210,6 +236,106 @@ async function measureServer(engine: EngineChoice): Promise<Omit<EngineResult, '
   return { coldStartMs, peakRssMb, scenarios };
 }
 
+/**
+ * `classify batch work` in this process (runWorker, processChunk, the in-process engine on every
+ * core, as on Lambda) against moto_server on 127.0.0.1: the fixtures uploaded once, chunks of 64
+ * keys cycling through them queued, one chunk worked first to warm up, then the rest timed.
+ */
+async function measureBatchWorker(): Promise<BatchResult> {
+  if (!findMotoServer()) {
+    const skipped = 'moto_server not found (pip install -r .ci/requirements.txt into .venv)';
+    console.log(`batch worker: skipped, ${skipped}`);
+    return { skipped };
+  }
+  const [{ CreateBucketCommand, PutObjectCommand }, sqsModule, clients, chunkRuntime, processModule, worker] =
+    await Promise.all([
+      import('@aws-sdk/client-s3'),
+      import('@aws-sdk/client-sqs'),
+      import('../lib/batch/aws-clients.ts'),
+      import('../lib/batch/chunk-runtime.ts'),
+      import('../lib/batch/process-chunk.ts'),
+      import('../lib/batch/worker.ts'),
+    ]);
+  const { CreateQueueCommand, SendMessageBatchCommand } = sqsModule;
+  const moto = await startMoto();
+  const config = loadConfig({ MODEL_DIR, S3_FORCE_PATH_STYLE: 'true' });
+  const s3 = clients.createS3Client(config, moto.clients);
+  const sqs = clients.createSqsClient(moto.clients);
+  const batch = chunkRuntime.createChunkRuntime(config, { clients: moto.clients, logger });
+  try {
+    for (const Bucket of ['bench-images', 'bench-results']) await s3.send(new CreateBucketCommand({ Bucket }));
+    for (const name of fixtureNames) {
+      const Body = await readFile(path.join(FIXTURES, name));
+      await s3.send(new PutObjectCommand({ Bucket: 'bench-images', Key: name, Body }));
+    }
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'bench-batch' }));
+    const message = (chunk: number) =>
+      JSON.stringify({
+        jobId: 'bench',
+        chunk,
+        input: { bucket: 'bench-images' },
+        keys: Array.from({ length: BATCH_CHUNK_SIZE }, (_, i) => fixtureNames[(chunk + i) % fixtureNames.length]),
+        output: { bucket: 'bench-results', prefix: 'bench' },
+        top_k: 1,
+      });
+    for (let first = 0; first < BATCH_CHUNKS; first += 10) {
+      const ids = Array.from({ length: Math.min(10, BATCH_CHUNKS - first) }, (_, i) => first + i);
+      const Entries = ids.map((chunk) => ({ Id: String(chunk), MessageBody: message(chunk + 1) }));
+      await sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries }));
+    }
+    const deps = await batch.deps();
+    await processModule.processChunk(message(0), deps);
+
+    let started = Number.POSITIVE_INFINITY;
+    let ended = 0;
+    let chunkMs = 0;
+    let images = 0;
+    const summary = await worker.runWorker({
+      queueUrl: QueueUrl!,
+      sqs,
+      untilEmpty: true,
+      waitTimeSeconds: 0,
+      handle: async (body) => {
+        const chunkStarted = performance.now();
+        started = Math.min(started, chunkStarted);
+        const result = await processModule.processChunk(body, deps);
+        chunkMs += performance.now() - chunkStarted;
+        images += result.images;
+        ended = performance.now();
+        return result;
+      },
+    });
+    if (summary.processed !== BATCH_CHUNKS) throw new Error(`batch worker: ${JSON.stringify(summary)}`);
+    const result = {
+      chunks: BATCH_CHUNKS,
+      chunkSize: BATCH_CHUNK_SIZE,
+      images,
+      imagesPerSecond: images / ((ended - started) / 1000),
+      msPerImage: chunkMs / images,
+    };
+    console.log(
+      `batch worker: ${result.imagesPerSecond.toFixed(1)} images/s, ${result.msPerImage.toFixed(1)} ms per image ` +
+        `in processChunk (${images} images in ${BATCH_CHUNKS} chunks of ${BATCH_CHUNK_SIZE})`,
+    );
+    return result;
+  } finally {
+    await batch.close();
+    s3.destroy();
+    sqs.destroy();
+    await moto.stop();
+  }
+}
+
+function batchMarkdown(batch: BatchResult): string {
+  if ('skipped' in batch) return `Batch worker: skipped, ${batch.skipped}.`;
+  return [
+    '| Batch worker (moto S3 and SQS on 127.0.0.1) | Chunks x images | Images/s | ms per image in processChunk |',
+    '| --- | ---: | ---: | ---: |',
+    `| one \`classify batch work\`, onnx in-process | ${batch.chunks} x ${batch.chunkSize} | ` +
+      `${batch.imagesPerSecond.toFixed(1)} | ${batch.msPerImage.toFixed(1)} |`,
+  ].join('\n');
+}
+
 function listeningPort(child: ChildProcess): Promise<number> {
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -295,6 +421,7 @@ function toMarkdown(results: {
   settings: Record<string, unknown>;
   decodeRate: number;
   engines: EngineResult[];
+  batchWorker: BatchResult;
   targets: Array<{ target: string; value: string; met: boolean }>;
 }): string {
   const { machine, settings } = results;
@@ -333,6 +460,8 @@ function toMarkdown(results: {
     ),
     '',
     `Decoding alone (base64 to 224x224 RGB): ${results.decodeRate.toFixed(0)} images/s.`,
+    '',
+    batchMarkdown(results.batchWorker),
     '',
     '| Target | Measured | Met |',
     '| --- | --- | --- |',

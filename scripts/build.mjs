@@ -10,6 +10,7 @@ export const ENTRY_POINTS = {
   'inference-worker': 'lib/model/inference-worker.ts',
   predict: 'handlers/image/predict.ts',
   health: 'handlers/health.ts',
+  batch: 'handlers/image/batch.ts',
   cli: 'lib/cli/main.ts',
 };
 

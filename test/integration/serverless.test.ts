@@ -48,15 +48,76 @@ async function printFails(...args: string[]): Promise<string> {
  * tracing compile the same for both kinds of artifact.
  */
 async function compiledTemplate(...params: string[]): Promise<Record<string, { Type: string; Properties: any }>> {
+  return (await compiledStack(...params)).Resources;
+}
+
+type Template = {
+  Parameters?: Record<string, { Default?: string }>;
+  Conditions?: Record<string, unknown>;
+  Resources: Record<string, { Type: string; Properties: any; Condition?: string; DependsOn?: string[] }>;
+  Outputs: Record<string, { Value: unknown }>;
+};
+
+const packaged = new Map<string, Promise<Template>>();
+
+/** The whole compiled template; the same params are packaged (and linted) once per test file. */
+function compiledStack(...params: string[]): Promise<Template> {
+  const key = params.join('\n');
+  if (!packaged.has(key)) packaged.set(key, packageTemplate(params));
+  return packaged.get(key)!;
+}
+
+async function packageTemplate(params: string[]): Promise<Template> {
   const dir = await mkdtemp(path.join(tmpdir(), 'sls-package-'));
   try {
     await serverless('package', '--stage', 'local', '--package', dir, ...params.map((p) => `--param=${p}`));
     const file = path.join(dir, 'cloudformation-template-update-stack.json');
     await cfnLint(file);
-    return JSON.parse(await readFile(file, 'utf8')).Resources;
+    return JSON.parse(await readFile(file, 'utf8'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A template's values as CloudFormation would resolve them with the parameters' defaults (what osls
+ * deploys): conditions evaluated, Fn::If, Fn::Join and Refs to parameters and AWS::Partition
+ * resolved; a Ref or GetAtt of a resource stays a readable placeholder (`<Queue>`, `<Queue.Arn>`).
+ */
+function resolver(template: Template) {
+  const resolve = (value: any): any => {
+    if (Array.isArray(value)) return value.map(resolve);
+    if (typeof value !== 'object' || value === null) return value;
+    if ('Ref' in value) {
+      if (value.Ref === 'AWS::Partition') return 'aws';
+      const parameter = template.Parameters?.[value.Ref];
+      return parameter ? (parameter.Default ?? '') : `<${value.Ref}>`;
+    }
+    if ('Fn::GetAtt' in value) return `<${value['Fn::GetAtt'].join('.')}>`;
+    if ('Fn::Join' in value) {
+      const [separator, parts] = value['Fn::Join'];
+      return resolve(parts).join(separator);
+    }
+    if ('Fn::If' in value) {
+      const [condition, yes, no] = value['Fn::If'];
+      return resolve(holds(condition) ? yes : no);
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
+  };
+  const holds = (name: string): boolean => {
+    const condition = template.Conditions?.[name] as { 'Fn::Equals': [unknown, unknown] };
+    assert.ok(condition && 'Fn::Equals' in condition, `condition ${name}`);
+    const [a, b] = resolve(condition['Fn::Equals']);
+    return a === b;
+  };
+  /** The resources the stack would create (those whose condition holds), resolved. */
+  const resources = () =>
+    Object.fromEntries(
+      Object.entries(template.Resources)
+        .filter(([, resource]) => !resource.Condition || holds(resource.Condition))
+        .map(([name, resource]) => [name, resolve(resource)]),
+    );
+  return { resolve, holds, resources };
 }
 
 /**
@@ -353,6 +414,178 @@ describe('serverless.yml (osls, offline)', () => {
         Object.values(resources).some((r) => r.Type === 'AWS::ApiGatewayV2::Authorizer'),
         false,
       );
+    });
+  });
+
+  // Independent, and most of their time is osls and cfn-lint in child processes: side by side.
+  describe('batch jobs: the batch function, its queue, buckets and role', { concurrency: true }, () => {
+    const BUCKET_SETTINGS = {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+    };
+    const SQS_ACTIONS = [
+      'sqs:ReceiveMessage',
+      'sqs:DeleteMessage',
+      'sqs:ChangeMessageVisibility',
+      'sqs:GetQueueAttributes',
+    ];
+    /** The statements of a role's inline policies, as Effect, Action and Resource. */
+    const statementsOf = (role: { Properties: { Policies: Array<{ PolicyDocument: { Statement: any[] } }> } }) =>
+      role.Properties.Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+
+    test('prints the batch function: the same image, command dist/batch.handler, params, own role', async () => {
+      const config = await print('--stage', 'dev');
+      const { batch } = config.functions;
+      assert.deepEqual(batch.image, { name: 'classifier', command: ['dist/batch.handler'] });
+      assert.equal(batch.handler, null);
+      assert.deepEqual([batch.memorySize, batch.timeout], [3008, 300]);
+      assert.equal(batch.reservedConcurrency ?? null, null);
+      assert.equal(batch.role, 'BatchFunctionRole');
+      // No osls `sqs` event: osls would grant the queue to the shared role of predict and health too.
+      assert.deepEqual(batch.events ?? [], []);
+      assert.deepEqual([config.functions.predict.role, config.functions.health.role], [undefined, undefined]);
+      const local = await print('--stage', 'local');
+      assert.equal(local.functions.batch.handler, 'handlers/batch.handler');
+      const reserved = await print('--stage', 'dev', '--param=batchReservedConcurrency=4');
+      assert.equal(reserved.functions.batch.reservedConcurrency, 4);
+    });
+
+    test('a batchTimeout without a visibility timeout of 6 times it fails instead of deploying', async () => {
+      assert.match(await printFails('--stage', 'dev', '--param=batchTimeout=301'), /VisibilityTimeout/);
+    });
+
+    test('compiled, default: SQS event source with ReportBatchItemFailures, queue, DLQ, buckets, outputs', async () => {
+      const template = await compiledStack();
+      const { resources, resolve } = resolver(template);
+      const created = resources();
+      const fn = created.BatchLambdaFunction!.Properties;
+      assert.equal(fn.Role, '<BatchFunctionRole.Arn>');
+      assert.deepEqual([fn.MemorySize, fn.Timeout], [3008, 300]);
+      assert.equal('ReservedConcurrentExecutions' in fn, false);
+      assert.equal(fn.Handler, 'handlers/batch.handler'); // the local stage; image stages run dist/batch.handler
+
+      const mappings = Object.values(created).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+      assert.deepEqual(
+        mappings.map((m) => m.Properties),
+        [
+          {
+            EventSourceArn: '<BatchQueue.Arn>',
+            FunctionName: '<BatchLambdaFunction.Arn>',
+            BatchSize: 1,
+            FunctionResponseTypes: ['ReportBatchItemFailures'],
+            ScalingConfig: { MaximumConcurrency: 5 },
+            Enabled: true,
+          },
+        ],
+      );
+      const queue = created.BatchQueue!.Properties;
+      assert.ok(queue.VisibilityTimeout >= 6 * fn.Timeout, `visibility ${queue.VisibilityTimeout} s`);
+      assert.deepEqual(queue.RedrivePolicy, { deadLetterTargetArn: '<BatchDeadLetterQueue.Arn>', maxReceiveCount: 3 });
+      const deadLetters = created.BatchDeadLetterQueue!.Properties;
+      assert.equal(deadLetters.MessageRetentionPeriod, 14 * 24 * 3600);
+      assert.ok(deadLetters.MessageRetentionPeriod > queue.MessageRetentionPeriod);
+
+      for (const name of ['BatchInputS3Bucket', 'BatchOutputS3Bucket']) {
+        const bucket = created[name] as unknown as { Properties: any; DeletionPolicy: string };
+        assert.ok(bucket, `${name} is created`);
+        assert.deepEqual(
+          bucket.Properties.PublicAccessBlockConfiguration,
+          BUCKET_SETTINGS.PublicAccessBlockConfiguration,
+        );
+        assert.deepEqual(bucket.Properties.BucketEncryption, BUCKET_SETTINGS.BucketEncryption);
+        assert.equal(bucket.DeletionPolicy, 'Retain');
+      }
+      assert.deepEqual(
+        Object.fromEntries(
+          ['BatchQueueUrl', 'BatchDeadLetterQueueUrl', 'BatchInputBucket', 'BatchOutputBucket'].map((name) => [
+            name,
+            resolve(template.Outputs[name]?.Value),
+          ]),
+        ),
+        {
+          BatchQueueUrl: '<BatchQueue>',
+          BatchDeadLetterQueueUrl: '<BatchDeadLetterQueue>',
+          BatchInputBucket: '<BatchInputS3Bucket>',
+          BatchOutputBucket: '<BatchOutputS3Bucket>',
+        },
+      );
+    });
+
+    test('compiled: the batch role reads the input, writes the output, uses the queue; others only log', async () => {
+      const created = resolver(await compiledStack()).resources();
+      const role = created.BatchFunctionRole!;
+      assert.deepEqual(statementsOf(role), [
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: '<BatchLogGroup.Arn>' },
+        { Effect: 'Allow', Action: 's3:ListBucket', Resource: '<BatchInputS3Bucket.Arn>' },
+        { Effect: 'Allow', Action: 's3:GetObject', Resource: '<BatchInputS3Bucket.Arn>/*' },
+        { Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject'], Resource: '<BatchOutputS3Bucket.Arn>/*' },
+        { Effect: 'Allow', Action: SQS_ACTIONS, Resource: '<BatchQueue.Arn>' },
+      ]);
+      assert.deepEqual(role.Properties.ManagedPolicyArns, []);
+      assert.deepEqual(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal, {
+        Service: ['lambda.amazonaws.com'],
+      });
+      for (const name of ['PredictLambdaFunction', 'HealthLambdaFunction'])
+        assert.equal(created[name]!.Properties.Role, '<IamRoleLambdaExecution.Arn>', name);
+      const shared = created.IamRoleLambdaExecution!;
+      for (const action of statementsOf(shared).flatMap((statement) => statement.Action))
+        assert.match(action, /^logs:/, 'the shared role (predict, health) can only write logs');
+      assert.equal(shared.Properties.ManagedPolicyArns, undefined);
+    });
+
+    test('compiled with existing buckets and other params: no bucket created, the role names those', async () => {
+      const template = await compiledStack(
+        'batchInputBucket=my-photos',
+        'batchOutputBucket=my.results',
+        'batchOutputPrefix=jobs/',
+        'batchTimeout=600',
+        'batchSize=2',
+        'batchMaxConcurrency=20',
+        'batchReservedConcurrency=20',
+        'batchMemory=10240',
+        'tracing=true',
+      );
+      const { resources, resolve } = resolver(template);
+      const created = resources();
+      assert.equal(created.BatchInputS3Bucket, undefined);
+      assert.equal(created.BatchOutputS3Bucket, undefined);
+      const fn = created.BatchLambdaFunction!.Properties;
+      assert.deepEqual([fn.MemorySize, fn.Timeout, fn.ReservedConcurrentExecutions], [10240, 600, 20]);
+      assert.deepEqual(fn.TracingConfig, { Mode: 'Active' });
+      assert.equal(fn.Environment.Variables.POWERTOOLS_TRACE_ENABLED, 'true');
+      assert.equal(created.BatchQueue!.Properties.VisibilityTimeout, 3600);
+      const [mapping] = Object.values(created).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+      // Command-line params stay strings in resources; CloudFormation reads them as numbers.
+      assert.deepEqual(
+        [Number(mapping!.Properties.BatchSize), Number(mapping!.Properties.ScalingConfig.MaximumConcurrency)],
+        [2, 20],
+      );
+      const role = created.BatchFunctionRole!;
+      assert.deepEqual(
+        statementsOf(role).map((statement) => statement.Resource),
+        [
+          '<BatchLogGroup.Arn>',
+          'arn:aws:s3:::my-photos',
+          'arn:aws:s3:::my-photos/*',
+          'arn:aws:s3:::my.results/jobs/*',
+          '<BatchQueue.Arn>',
+        ],
+      );
+      // Lambda refuses active tracing without X-Ray permissions on the role.
+      assert.deepEqual(role.Properties.ManagedPolicyArns, ['arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess']);
+      assert.deepEqual(
+        [resolve(template.Outputs.BatchInputBucket!.Value), resolve(template.Outputs.BatchOutputBucket!.Value)],
+        ['my-photos', 'my.results'],
+      );
+      for (const action of statementsOf(created.IamRoleLambdaExecution!).flatMap((statement) => statement.Action))
+        assert.match(action, /^(logs|xray):/, 'the shared role gets X-Ray, and still no S3 or SQS');
     });
   });
 
