@@ -14,10 +14,10 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createChunkRuntime } from '../batch/chunk-runtime.ts';
 import { type ChunkDeps, processChunk } from '../batch/process-chunk.ts';
-import { loadConfig } from '../config.ts';
 import { raceDeadline, startDeadline } from '../deadline.ts';
 import type { Logger } from '../logger.ts';
 import { round } from '../timings.ts';
+import { initFunction } from './init.ts';
 
 export type BatchHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -46,17 +46,13 @@ export const DEFAULT_MARGIN_MS = 3_000;
 export const DEFAULT_MIN_CHUNK_MS = 10_000;
 
 /**
- * What a Lambda container builds once: the configuration, the runtime with S3 sources (its logger
- * and metrics), the S3 client, and the model, loaded. X-Ray subsegments for reads, decodes and
- * inference when serverless.yml's `tracing` param is on (POWERTOOLS_TRACE_ENABLED=true).
+ * What a Lambda container builds once (init.ts's initFunction, as predict): the configuration, the
+ * runtime with S3 sources (its logger and metrics), the S3 client, and the model, loaded. X-Ray
+ * subsegments for reads, decodes and inference when serverless.yml's `tracing` param is on
+ * (POWERTOOLS_TRACE_ENABLED=true).
  */
 export async function initBatchFunction(env: Record<string, string | undefined>): Promise<BatchFunctionDeps> {
-  const config = loadConfig(env);
-  const tracing =
-    env.POWERTOOLS_TRACE_ENABLED?.toLowerCase() === 'true'
-      ? (await import('./tracing.ts')).createLambdaTracing(config.serviceName)
-      : undefined;
-  const batch = createChunkRuntime(config, { trace: tracing?.trace });
+  const { built: batch } = await initFunction(env, (config, trace) => createChunkRuntime(config, { trace }));
   const chunk = await batch.deps();
   return { logger: batch.runtime.logger, metrics: batch.runtime.metrics, chunk };
 }
