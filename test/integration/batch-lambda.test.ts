@@ -13,34 +13,33 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import {
-  CreateQueueCommand,
   DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  type Message,
   ReceiveMessageCommand,
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { createS3Client, createSqsClient } from '../../lib/batch/aws-clients.ts';
 import { type ChunkRuntime, createChunkRuntime } from '../../lib/batch/chunk-runtime.ts';
 import type { ChunkMessage } from '../../lib/batch/message.ts';
-import type { ChunkDeps, PartLine } from '../../lib/batch/process-chunk.ts';
+import type { ChunkDeps } from '../../lib/batch/process-chunk.ts';
 import { submitJob } from '../../lib/batch/submit.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { type BatchHandler, type BatchTimeOptions, createBatchHandler } from '../../lib/lambda/batch-function.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { sharedClassifier } from '../helpers/app.ts';
-import { MODEL_DIR, expected, fixtureNames, readFixture } from '../helpers/fixtures.ts';
+import {
+  type BatchWorld,
+  assertPartLines,
+  createBatchQueue,
+  imageKeys,
+  listKeys,
+  readParts,
+  sqsRecord,
+  startBatchWorld,
+} from '../helpers/batch-fixtures.ts';
+import { MODEL_DIR } from '../helpers/fixtures.ts';
 import { captureOutput, lambdaContext } from '../helpers/lambda.ts';
-import { type Moto, startMoto } from '../helpers/moto.ts';
 import { ROOT } from '../helpers/process.ts';
 
 const exec = promisify(execFile);
@@ -52,14 +51,14 @@ const INPUT = 'lambda-images';
 const OUTPUT = 'lambda-results';
 const FUNCTION_NAME = 'image-classifier-test-batch';
 /** Every fixture and one broken JPEG, as in test/integration/batch.test.ts. */
-const IMAGE_KEYS = [...fixtureNames.map((name) => `photos/${name}`), 'photos/broken.jpg'].sort();
+const IMAGE_KEYS = imageKeys({ broken: true });
 
 type LogLine = Record<string, any>;
 
 describe('the batch Lambda function (moto S3 and SQS on 127.0.0.1; the test plays the event source)', {
   timeout: 180_000,
 }, () => {
-  let moto: Moto;
+  let world: BatchWorld;
   let s3: S3Client;
   let sqs: SQSClient;
   let chunks: ChunkRuntime;
@@ -79,27 +78,9 @@ describe('the batch Lambda function (moto S3 and SQS on 127.0.0.1; the test play
     return { response: result, lines: lines as LogLine[] };
   }
 
-  const toRecord = (message: Message): SQSRecord => ({
-    messageId: message.MessageId!,
-    receiptHandle: message.ReceiptHandle!,
-    body: message.Body!,
-    attributes: {
-      ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? '1',
-      SentTimestamp: message.Attributes?.SentTimestamp ?? String(Date.now()),
-      SenderId: message.Attributes?.SenderId ?? 'test',
-      ApproximateFirstReceiveTimestamp: message.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-    },
-    messageAttributes: {},
-    md5OfBody: message.MD5OfBody ?? '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: queueArn,
-    awsRegion: moto.clients.region,
-  });
-
   /** A record made by hand, for the deadline tests (never on the queue). */
-  const recordOf = (body: string, messageId: string): SQSRecord => ({
-    ...toRecord({ MessageId: messageId, ReceiptHandle: 'none', Body: body }),
-  });
+  const recordOf = (body: string, messageId: string): SQSRecord =>
+    sqsRecord({ MessageId: messageId, ReceiptHandle: 'none', Body: body }, queueArn);
 
   /** Up to `batchSize` messages from the queue as one SQS event, as the event source's poller hands them over. */
   async function receiveEvent(batchSize: number): Promise<SQSEvent> {
@@ -111,7 +92,7 @@ describe('the batch Lambda function (moto S3 and SQS on 127.0.0.1; the test play
         MessageSystemAttributeNames: ['All'],
       }),
     );
-    return { Records: Messages.map(toRecord) };
+    return { Records: Messages.map((message) => sqsRecord(message, queueArn)) };
   }
 
   /** What the event source does with the answer: deletes every record not reported as failed. */
@@ -145,19 +126,7 @@ describe('the batch Lambda function (moto S3 and SQS on 127.0.0.1; the test play
     return invocations;
   }
 
-  async function listParts(prefix: string): Promise<string[]> {
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: OUTPUT, Prefix: prefix }));
-    return (listed.Contents ?? []).map((object) => object.Key!).sort();
-  }
-
-  async function readLines(keys: string[]): Promise<PartLine[]> {
-    const lines: PartLine[] = [];
-    for (const Key of keys) {
-      const { Body } = await s3.send(new GetObjectCommand({ Bucket: OUTPUT, Key }));
-      for (const line of (await Body!.transformToString()).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-    }
-    return lines;
-  }
+  const listParts = (prefix: string) => listKeys(s3, OUTPUT, prefix);
 
   const chunkMessage = (overrides: Partial<ChunkMessage>): string =>
     JSON.stringify({
@@ -175,40 +144,26 @@ describe('the batch Lambda function (moto S3 and SQS on 127.0.0.1; the test play
     lines.filter((line) => '_aws' in line && name in line).flatMap((line) => [line[name]].flat());
 
   before(async () => {
-    moto = await startMoto();
+    world = await startBatchWorld({ input: INPUT, output: OUTPUT }, { broken: true });
+    ({ s3, sqs } = world);
+    ({
+      url: queueUrl,
+      arn: queueArn,
+      deadLetterUrl,
+    } = await createBatchQueue(sqs, 'batch-lambda', { visibilityTimeoutSeconds: 1 }));
+
     const config = loadConfig({ MODEL_DIR, S3_FORCE_PATH_STYLE: 'true' });
-    s3 = createS3Client(config, moto.clients);
-    sqs = createSqsClient(moto.clients);
-    for (const Bucket of [INPUT, OUTPUT]) await s3.send(new CreateBucketCommand({ Bucket }));
-    for (const name of fixtureNames)
-      await s3.send(new PutObjectCommand({ Bucket: INPUT, Key: `photos/${name}`, Body: await readFixture(name) }));
-    const owl = await readFixture('owl.jpg');
-    await s3.send(
-      new PutObjectCommand({ Bucket: INPUT, Key: 'photos/broken.jpg', Body: owl.subarray(0, owl.length >> 1) }),
-    );
-
-    deadLetterUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'batch-lambda-dlq' }))).QueueUrl!;
-    const arnOf = async (QueueUrl: string) =>
-      (await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-    const redrive = { deadLetterTargetArn: await arnOf(deadLetterUrl), maxReceiveCount: 3 };
-    queueUrl = (
-      await sqs.send(
-        new CreateQueueCommand({
-          QueueName: 'batch-lambda',
-          Attributes: { VisibilityTimeout: '1', RedrivePolicy: JSON.stringify(redrive) },
-        }),
-      )
-    ).QueueUrl!;
-    queueArn = await arnOf(queueUrl);
-
-    chunks = createChunkRuntime(config, { clients: moto.clients, logger, sharedClassifier: await sharedClassifier() });
+    chunks = createChunkRuntime(config, {
+      clients: world.moto.clients,
+      logger,
+      sharedClassifier: await sharedClassifier(),
+    });
     deps = await chunks.deps();
   });
 
   after(async () => {
     await chunks?.close();
-    for (const client of [s3, sqs]) client?.destroy();
-    await moto?.stop();
+    await world?.close();
   });
 
   test('works a job, 2 records per invocation: the parts the local worker writes, logs, metrics', async () => {
@@ -236,19 +191,7 @@ describe('the batch Lambda function (moto S3 and SQS on 127.0.0.1; the test play
       `jobs/${job.jobId}/manifest.json`,
       ...[0, 1, 2].map((chunk) => `jobs/${job.jobId}/part-00000${chunk}.jsonl`),
     ]);
-    const lines = await readLines(keys.filter((key) => key.includes('/part-')));
-    assert.deepEqual(
-      lines.map((line) => line.key),
-      IMAGE_KEYS,
-    );
-    for (const line of lines) {
-      if (line.key === 'photos/broken.jpg') {
-        assert.ok('error' in line && line.error.code === 'IMAGE_CORRUPT', JSON.stringify(line));
-        continue;
-      }
-      assert.ok(!('error' in line), JSON.stringify(line));
-      assert.ok(expected[line.key.slice('photos/'.length)]!.acceptable_top1_wnids.includes(line.category), line.key);
-    }
+    assertPartLines((await readParts(s3, OUTPUT, `jobs/${job.jobId}/part-`)).lines, IMAGE_KEYS);
 
     const output = invocations.flatMap(({ lines }) => lines);
     const done = logged(output, 'Batch chunk done');
@@ -384,14 +327,14 @@ describe('the batch Lambda function (moto S3 and SQS on 127.0.0.1; the test play
         console.error(JSON.stringify({ result, initMs: ready - started, invokeMs: performance.now() - ready }));`;
       const { stderr } = await exec(process.execPath, ['--input-type=module', '-e', script], {
         cwd: dir,
-        env: { PATH: process.env.PATH, ...moto.env, MODEL_DIR, LOG_LEVEL: 'ERROR', EVENT: JSON.stringify(event) },
+        env: { PATH: process.env.PATH, ...world.moto.env, MODEL_DIR, LOG_LEVEL: 'ERROR', EVENT: JSON.stringify(event) },
       });
       const { result, initMs, invokeMs } = JSON.parse(stderr.trim().split('\n').at(-1)!);
       assert.deepEqual(result, { batchItemFailures: [{ itemIdentifier: 'bundle-1' }] });
-      const keys = await listParts('direct/bundle-job/');
+      const { keys, lines } = await readParts(s3, OUTPUT, 'direct/bundle-job/');
       assert.deepEqual(keys, ['direct/bundle-job/part-000000.jsonl']);
       assert.deepEqual(
-        (await readLines(keys)).map((line) => line.key),
+        lines.map((line) => line.key),
         IMAGE_KEYS.slice(0, 3),
       );
       t.diagnostic(

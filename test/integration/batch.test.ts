@@ -9,21 +9,9 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { type CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
-import { createCloudFormationClient, createS3Client, createSqsClient } from '../../lib/batch/aws-clients.ts';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { createCloudFormationClient } from '../../lib/batch/aws-clients.ts';
 import { type ChunkRuntime, createChunkRuntime } from '../../lib/batch/chunk-runtime.ts';
 import { readManifest } from '../../lib/batch/manifest.ts';
 import type { ChunkMessage } from '../../lib/batch/message.ts';
@@ -36,8 +24,17 @@ import { loadConfig } from '../../lib/config.ts';
 import { ImageError } from '../../lib/errors.ts';
 import { createS3ObjectReader } from '../../lib/images/read-s3-object.ts';
 import { sharedClassifier, silentLogger } from '../helpers/app.ts';
-import { expected, fixtureNames, readFixture } from '../helpers/fixtures.ts';
-import { type Moto, startMoto } from '../helpers/moto.ts';
+import {
+  type BatchWorld,
+  assertPartLines,
+  createBatchQueue,
+  getText,
+  imageKeys,
+  parseLines,
+  readParts,
+  startBatchWorld,
+} from '../helpers/batch-fixtures.ts';
+import { readFixture } from '../helpers/fixtures.ts';
 import { ROOT } from '../helpers/process.ts';
 
 const exec = promisify(execFile);
@@ -45,55 +42,13 @@ const exec = promisify(execFile);
 const INPUT = 'images';
 const OUTPUT = 'results';
 /** The images under photos/: every fixture, one in a sub-folder with an upper-case extension, one broken. */
-const IMAGE_KEYS = [
-  ...fixtureNames.map((name) => `photos/${name}`),
-  'photos/nested/PARROT.JPG',
-  'photos/broken.jpg',
-].sort();
-const expectedName = (key: string) => (key === 'photos/nested/PARROT.JPG' ? 'parrot.jpg' : key.slice('photos/'.length));
-
-/** Every line of every part of a job, in chunk order, and the parts' keys. */
-async function readParts(s3: S3Client, prefix: string, jobId: string): Promise<{ keys: string[]; lines: PartLine[] }> {
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: OUTPUT, Prefix: `${prefix}/${jobId}/part-` }));
-  const keys = (listed.Contents ?? []).map((object) => object.Key!).sort();
-  const lines: PartLine[] = [];
-  for (const Key of keys) lines.push(...parseLines(await getText(s3, OUTPUT, Key)));
-  return { keys, lines };
-}
-
-const getText = async (s3: S3Client, Bucket: string, Key: string) =>
-  (await s3.send(new GetObjectCommand({ Bucket, Key }))).Body!.transformToString();
-
-const parseLines = (text: string): PartLine[] =>
-  text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as PartLine);
+const IMAGE_KEYS = imageKeys({ broken: true, strays: true });
 
 /** One line per image, in key order, each fixture in an acceptable class, the broken one an error. */
-function assertJobLines(lines: PartLine[], topK = 1): void {
-  assert.deepEqual(
-    lines.map((line) => line.key),
-    IMAGE_KEYS,
-  );
-  for (const line of lines) {
-    if (line.key === 'photos/broken.jpg') {
-      assert.ok('error' in line, 'the truncated JPEG is an error line');
-      assert.equal(line.error.code, 'IMAGE_CORRUPT');
-      continue;
-    }
-    assert.ok(!('error' in line), `${line.key}: ${JSON.stringify(line)}`);
-    const name = expectedName(line.key);
-    assert.ok(
-      expected[name]!.acceptable_top1_wnids.includes(line.category),
-      `${line.key}: ${line.category} ${line.name}`,
-    );
-    assert.equal(line.predictions?.length, topK > 1 ? topK : undefined);
-  }
-}
+const assertJobLines = (lines: PartLine[], topK = 1) => assertPartLines(lines, IMAGE_KEYS, topK);
 
 describe('batch jobs (moto S3, SQS, CloudFormation on 127.0.0.1)', { timeout: 120_000 }, () => {
-  let moto: Moto;
+  let world: BatchWorld;
   let s3: S3Client;
   let sqs: SQSClient;
   let cloudFormation: CloudFormationClient;
@@ -107,7 +62,7 @@ describe('batch jobs (moto S3, SQS, CloudFormation on 127.0.0.1)', { timeout: 12
     try {
       const { stdout, stderr } = await exec(process.execPath, ['bin/classify.mjs', ...args], {
         cwd: ROOT,
-        env: { PATH: process.env.PATH, ...moto.env },
+        env: { PATH: process.env.PATH, ...world.moto.env },
       });
       return { code: 0, stdout, stderr };
     } catch (error) {
@@ -120,36 +75,14 @@ describe('batch jobs (moto S3, SQS, CloudFormation on 127.0.0.1)', { timeout: 12
     runWorker({ queueUrl, sqs, untilEmpty: true, ...options, handle: (body) => processChunk(body, deps) });
 
   before(async () => {
-    moto = await startMoto();
-    s3 = createS3Client(loadConfig({ S3_FORCE_PATH_STYLE: 'true' }), moto.clients);
-    sqs = createSqsClient(moto.clients);
-    cloudFormation = createCloudFormationClient(moto.clients);
-    for (const Bucket of [INPUT, OUTPUT]) await s3.send(new CreateBucketCommand({ Bucket }));
-    const put = (Key: string, Body: Buffer | string) => s3.send(new PutObjectCommand({ Bucket: INPUT, Key, Body }));
-    for (const name of fixtureNames) await put(`photos/${name}`, await readFixture(name));
-    await put('photos/nested/PARROT.JPG', await readFixture('parrot.jpg'));
-    const owl = await readFixture('owl.jpg');
-    await put('photos/broken.jpg', owl.subarray(0, owl.length >> 1));
-    await put('photos/notes.txt', 'not an image, and not named like one');
-    await put('elsewhere/owl.jpg', owl);
-
-    deadLetterUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'batch-dlq' }))).QueueUrl!;
-    const { Attributes } = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: deadLetterUrl, AttributeNames: ['QueueArn'] }),
-    );
-    const redrive = { deadLetterTargetArn: Attributes!.QueueArn, maxReceiveCount: 3 };
-    queueUrl = (
-      await sqs.send(
-        new CreateQueueCommand({
-          QueueName: 'batch',
-          Attributes: { VisibilityTimeout: '2', RedrivePolicy: JSON.stringify(redrive) },
-        }),
-      )
-    ).QueueUrl!;
+    world = await startBatchWorld({ input: INPUT, output: OUTPUT }, { broken: true, strays: true });
+    ({ s3, sqs } = world);
+    cloudFormation = createCloudFormationClient(world.moto.clients);
+    ({ url: queueUrl, deadLetterUrl } = await createBatchQueue(sqs, 'batch', { visibilityTimeoutSeconds: 2 }));
     assert.match(queueUrl, /^http:\/\/127\.0\.0\.1:\d+\//);
 
     chunks = createChunkRuntime(loadConfig({ S3_FORCE_PATH_STYLE: 'true' }), {
-      clients: moto.clients,
+      clients: world.moto.clients,
       logger: silentLogger,
       sharedClassifier: await sharedClassifier(),
     });
@@ -158,8 +91,8 @@ describe('batch jobs (moto S3, SQS, CloudFormation on 127.0.0.1)', { timeout: 12
 
   after(async () => {
     await chunks?.close();
-    for (const client of [s3, sqs, cloudFormation]) client?.destroy();
-    await moto?.stop();
+    cloudFormation?.destroy();
+    await world?.close();
   });
 
   test('submit queues the prefix in chunks, the worker writes a line per image, status and results agree', async () => {
@@ -198,7 +131,7 @@ describe('batch jobs (moto S3, SQS, CloudFormation on 127.0.0.1)', { timeout: 12
     const summary = await work({ waitTimeSeconds: 1, visibilityTimeoutSeconds: 5 });
     assert.deepEqual(summary, { processed: 3, failed: 0 });
 
-    const { keys, lines } = await readParts(s3, 'jobs', job.jobId);
+    const { keys, lines } = await readParts(s3, OUTPUT, `jobs/${job.jobId}/part-`);
     assert.deepEqual(
       keys,
       [0, 1, 2].map((chunk) => `jobs/${job.jobId}/part-00000${chunk}.jsonl`),
@@ -281,7 +214,7 @@ describe('batch jobs (moto S3, SQS, CloudFormation on 127.0.0.1)', { timeout: 12
     assert.deepEqual(summary, { processed: 1, failed: 0 });
     const rewritten = await getText(s3, OUTPUT, partKey);
     assert.equal(rewritten, original);
-    const { keys, lines } = await readParts(s3, 'again', job.jobId);
+    const { keys, lines } = await readParts(s3, OUTPUT, `again/${job.jobId}/part-`);
     assert.deepEqual(keys, [partKey]);
     assertJobLines(lines);
     const empty = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 0 }));
