@@ -17,6 +17,7 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient } from '../../lib/batch/aws-clients.ts';
 import type { PartLine } from '../../lib/batch/process-chunk.ts';
+import { type SubmitOptions, type SubmittedJob, submitJob } from '../../lib/batch/submit.ts';
 import { expected, fixtureNames, readFixture } from './fixtures.ts';
 import { MOTO_REGION, type Moto, startMoto } from './moto.ts';
 
@@ -49,6 +50,12 @@ export interface BatchWorld {
   /** Clients of moto's S3 (by path) and SQS. */
   s3: S3Client;
   sqs: SQSClient;
+  /** Submits a job of the input bucket's photos/ to `queueUrl`, its parts under `outputPrefix`. */
+  submitPhotos(
+    queueUrl: string,
+    outputPrefix: string,
+    options: Pick<SubmitOptions, 'chunkSize' | 'model'>,
+  ): Promise<SubmittedJob>;
   /** Destroys the clients and stops moto. */
   close(): Promise<void>;
 }
@@ -85,7 +92,22 @@ export async function startBatchWorld(
     await close();
     throw error;
   }
-  return { moto, s3, sqs, close };
+  return {
+    moto,
+    s3,
+    sqs,
+    submitPhotos: (queueUrl, outputPrefix, options) =>
+      submitJob(
+        {
+          input: { bucket: buckets.input, prefix: 'photos/' },
+          output: { bucket: buckets.output, prefix: outputPrefix },
+          queueUrl,
+          ...options,
+        },
+        { s3, sqs },
+      ),
+    close,
+  };
 }
 
 export interface BatchQueue {

@@ -23,7 +23,6 @@ import {
 import { type ChunkRuntime, createChunkRuntime } from '../../lib/batch/chunk-runtime.ts';
 import type { ChunkMessage } from '../../lib/batch/message.ts';
 import type { ChunkDeps } from '../../lib/batch/process-chunk.ts';
-import { submitJob } from '../../lib/batch/submit.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { type BatchHandler, type BatchTimeOptions, createBatchHandler } from '../../lib/lambda/batch-function.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -167,16 +166,7 @@ describe('the batch Lambda function (moto S3 and SQS on 127.0.0.1; the test play
   });
 
   test('works a job, 2 records per invocation: the parts the local worker writes, logs, metrics', async () => {
-    const job = await submitJob(
-      {
-        input: { bucket: INPUT, prefix: 'photos/' },
-        output: { bucket: OUTPUT, prefix: 'jobs' },
-        queueUrl,
-        chunkSize: 5,
-        model: 'mobilenet_v2',
-      },
-      { s3, sqs },
-    );
+    const job = await world.submitPhotos(queueUrl, 'jobs', { chunkSize: 5, model: 'mobilenet_v2' });
     assert.equal(job.chunks, 3); // 11 images: 5, 5, 1
     const invocations = await runLikeEventSource(handlerWith(), 2);
     assert.ok(invocations.length >= 2, `${invocations.length} invocations`);

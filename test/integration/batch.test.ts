@@ -18,7 +18,6 @@ import type { ChunkMessage } from '../../lib/batch/message.ts';
 import { type ChunkDeps, type PartLine, processChunk } from '../../lib/batch/process-chunk.ts';
 import { queueUrlOfStage } from '../../lib/batch/stack-queue.ts';
 import { jobStatus, writeResults } from '../../lib/batch/status.ts';
-import { submitJob } from '../../lib/batch/submit.ts';
 import { runWorker } from '../../lib/batch/worker.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { ImageError } from '../../lib/errors.ts';
@@ -96,16 +95,7 @@ describe('batch jobs (moto S3, SQS, CloudFormation on 127.0.0.1)', { timeout: 12
   });
 
   test('submit queues the prefix in chunks, the worker writes a line per image, status and results agree', async () => {
-    const job = await submitJob(
-      {
-        input: { bucket: INPUT, prefix: 'photos/' },
-        output: { bucket: OUTPUT, prefix: 'jobs' },
-        queueUrl,
-        chunkSize: 5,
-        model: 'mobilenet_v2',
-      },
-      { s3, sqs },
-    );
+    const job = await world.submitPhotos(queueUrl, 'jobs', { chunkSize: 5, model: 'mobilenet_v2' });
     // 12 images (notes.txt and elsewhere/ left out) in chunks of 5: 5, 5, 2.
     assert.equal(job.images, IMAGE_KEYS.length);
     assert.equal(job.chunks, 3);
@@ -180,15 +170,7 @@ describe('batch jobs (moto S3, SQS, CloudFormation on 127.0.0.1)', { timeout: 12
   });
 
   test('a redelivered chunk rewrites its part: same lines, no duplicates', async () => {
-    const job = await submitJob(
-      {
-        input: { bucket: INPUT, prefix: 'photos/' },
-        output: { bucket: OUTPUT, prefix: 'again' },
-        queueUrl,
-        model: 'm',
-      },
-      { s3, sqs },
-    );
+    const job = await world.submitPhotos(queueUrl, 'again', { model: 'm' });
     assert.equal(job.chunks, 1);
     // A worker that wrote the part but died before deleting the message.
     const { Messages = [] } = await sqs.send(
