@@ -5,7 +5,7 @@
  * Left out of the bundles and loaded from node_modules: native and WebAssembly packages, and
  * packages that read their own files at run time.
  */
-const EXTERNAL = ['sharp', 'onnxruntime-node', '@tensorflow/*', '@fastify/swagger-ui'];
+const EXTERNAL = ['sharp', '@julusian/jpeg-turbo', 'koffi', 'onnxruntime-node', '@tensorflow/*', '@fastify/swagger-ui'];
 
 const COMMON = {
   bundle: true,

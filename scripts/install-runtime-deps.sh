@@ -48,4 +48,12 @@ done
 for dir in node_modules/onnxruntime-node/bin/napi-v*/linux/*; do
   [ "$(basename "$dir")" = "$arch" ] || rm -rf "$dir"
 done
+# libjpeg-turbo: only this machine's libturbojpeg.so is loaded (through koffi), never the package's
+# own binding, so the other platforms' files go, and the binding with them.
+for dir in node_modules/@julusian/jpeg-turbo/prebuilds/*; do
+  case "$(basename "$dir")" in
+    jpeg-turbo-linux-"$arch" | jpeg-turbo-linux-"$arch"-musl) rm -f "$dir"/*.node ;;
+    *) rm -rf "$dir" ;;
+  esac
+done
 find node_modules -name '*.map' -type f -delete

@@ -96,8 +96,21 @@ export function estimateDecodeBytes({ format, metadata, size, jpeg, webp }: Deco
   return Math.ceil(decoder + rgbCopy + turnedCopy);
 }
 
+/**
+ * libjpeg-turbo's decode (jpeg-turbo.ts): the RGB image as shrunk on load, a multi-scan file's
+ * coefficients (full size, whatever the scale) beside it while it decodes, and libvips' resize of
+ * the pixels afterwards.
+ */
+export function estimateJpegTurboBytes(jpeg: JpegLayout, size: TargetSize): number {
+  const pixels = jpeg.width * jpeg.height;
+  const shrunk = pixels / jpegShrinkOnLoad(jpeg.width, jpeg.height, size) ** 2;
+  const samples = jpeg.components.length ? samplesPerPixel(jpeg.components) : 3;
+  const coefficients = jpeg.progressive || jpeg.scans > 1 ? 2 * samples * pixels : 0;
+  return Math.ceil(shrunk * 3 + coefficients + PER_PIXEL.streamed * shrunk);
+}
+
 /** The integer shrink libjpeg applies on load for this target, as sharp chooses it (fastShrinkOnLoad). */
-function jpegShrinkOnLoad(width: number, height: number, size: TargetSize): number {
+export function jpegShrinkOnLoad(width: number, height: number, size: TargetSize): number {
   // The target's sides swap when the EXIF orientation turns the image: take the smaller shrink.
   const shrink = Math.min(width / size.width, height / size.height, width / size.height, height / size.width);
   let factor = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;

@@ -24,14 +24,24 @@ export interface JpegLayout {
   scans: number;
   /** A progressive frame (SOF2, SOF6, SOF10, SOF14). */
   progressive: boolean;
+  /** The frame's marker (0xC0 to 0xCF), 0 when no frame header was found. */
+  frame: number;
   /** The frame's components (sampling factors); empty when no frame header was found. */
   components: JpegComponent[];
+  /** The frame's size and bits per sample; 0 when no frame header was found. */
+  width: number;
+  height: number;
+  precision: number;
+  /** APP1 and APP2 segments before the frame (EXIF, ICC profile chunks), as views of the bytes. */
+  app: Array<{ marker: number; payload: Uint8Array }>;
 }
 
 const SOI = 0xd8;
 const EOI = 0xd9;
 const SOS = 0xda;
 const TEM = 0x01;
+const APP1 = 0xe1;
+const APP2 = 0xe2;
 const isRestart = (marker: number) => marker >= 0xd0 && marker <= 0xd7;
 /** SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC). */
 const isFrame = (marker: number) =>
@@ -40,7 +50,16 @@ const PROGRESSIVE_FRAMES = new Set([0xc2, 0xc6, 0xca, 0xce]);
 
 /** The layout of a JPEG (bytes starting with SOI), counting at most `maxScans + 1` scans. */
 export function readJpegLayout(bytes: Uint8Array, maxScans = MAX_JPEG_SCANS): JpegLayout {
-  const layout: JpegLayout = { scans: 0, progressive: false, components: [] };
+  const layout: JpegLayout = {
+    scans: 0,
+    progressive: false,
+    frame: 0,
+    components: [],
+    width: 0,
+    height: 0,
+    precision: 0,
+    app: [],
+  };
   if (bytes[0] !== 0xff || bytes[1] !== SOI) return layout;
   let p = 2;
   while (p < bytes.length) {
@@ -57,8 +76,15 @@ export function readJpegLayout(bytes: Uint8Array, maxScans = MAX_JPEG_SCANS): Jp
     if (length < 2) break; // libjpeg refuses a segment this short
     const payload = p + 2;
     const end = p + length;
+    if ((marker === APP1 || marker === APP2) && !layout.components.length && end <= bytes.length) {
+      layout.app.push({ marker, payload: bytes.subarray(payload, end) });
+    }
     if (isFrame(marker) && !layout.components.length) {
       layout.progressive = PROGRESSIVE_FRAMES.has(marker);
+      layout.frame = marker;
+      layout.precision = bytes[payload] ?? 0;
+      layout.height = ((bytes[payload + 1] ?? 0) << 8) | (bytes[payload + 2] ?? 0);
+      layout.width = ((bytes[payload + 3] ?? 0) << 8) | (bytes[payload + 4] ?? 0);
       const count = bytes[payload + 5] ?? 0;
       for (let i = 0; i < count && payload + 8 + 3 * i <= end; i++) {
         const sampling = bytes[payload + 7 + 3 * i] ?? 0;
