@@ -117,7 +117,7 @@ export async function decodeImage(bytes: Buffer, size: TargetSize, limits: Decod
       if (!image) return undefined;
       const raw = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
       const oriented = orient(raw.timeout(timeout), exifOrientation(jpeg));
-      return toRawRgb(oriented.resize(size.width, size.height, RESIZE), size);
+      return toRawRgb(oriented.resize(size.width, size.height, RESIZE), size).finally(image.release);
     });
     // Otherwise libvips decodes it, or says what is wrong with it.
     if (pixels) return pixels;

@@ -86,12 +86,13 @@ function readCurve(view: DataView, entry: TagEntry | undefined): ((x: number) =>
       const gamma = view.getUint16(entry.offset + 12) / 256;
       return (x) => x ** gamma;
     }
-    const table = Array.from({ length: count }, (_, i) => view.getUint16(entry.offset + 12 + 2 * i) / 65535);
+    // Read only the entries the probes fall between (a table has up to 4,096 of them).
+    const entry16 = (i: number) => view.getUint16(entry.offset + 12 + 2 * i) / 65535;
     return (x) => {
       const at = x * (count - 1);
       const low = Math.floor(at);
       const high = Math.min(low + 1, count - 1);
-      return table[low]! + (table[high]! - table[low]!) * (at - low);
+      return entry16(low) + (entry16(high) - entry16(low)) * (at - low);
     };
   }
   if (type === 'para') return parametricCurve(view, entry);

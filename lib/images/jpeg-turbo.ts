@@ -21,6 +21,31 @@ export interface RgbImage {
   data: Buffer;
   width: number;
   height: number;
+  /** Gives the pixels' memory back for the next decode: call once done with `data`. */
+  release(): void;
+}
+
+/**
+ * Pixel buffers of small images are reused: a fresh one costs its page faults on first touch, about
+ * 0.4 ms for a 512x384 photo, a sixth of its decode. At most POOLED buffers of at most POOLED_BYTES
+ * wait here (16 MB); larger images get their own memory, returned when they are done.
+ */
+const POOLED = 4;
+const POOLED_BYTES = 4 * 2 ** 20;
+const pool: Buffer[] = [];
+
+function acquire(bytes: number): { data: Buffer; release(): void } {
+  if (bytes > POOLED_BYTES) return { data: Buffer.allocUnsafe(bytes), release: () => {} };
+  const buffer = pool.pop() ?? Buffer.allocUnsafeSlow(POOLED_BYTES);
+  let released = false;
+  return {
+    data: buffer.subarray(0, bytes),
+    release() {
+      if (released) return;
+      released = true;
+      if (pool.length < POOLED) pool.push(buffer);
+    },
+  };
 }
 
 type Handle = unknown;
@@ -63,13 +88,15 @@ export async function decodeJpegTurbo(bytes: Buffer, shrink = 1): Promise<RgbIma
   }
   // TurboJPEG picks the largest scale whose size fits the one asked: exactly 1/shrink, rounded up.
   const [w, h] = [Math.ceil((width[0] ?? 0) / shrink), Math.ceil((height[0] ?? 0) / shrink)];
-  const data = Buffer.allocUnsafe(w * h * 3);
+  const { data, release } = acquire(w * h * 3);
   return new Promise((resolve) => {
     turbo.decompress(handle, bytes, bytes.length, data, w, 0, h, TJPF_RGB, DEFAULT_FLAGS, (error, result) => {
       turbo.destroy(handle);
       // A warning (a truncated or damaged file) also returns -1: libvips then decodes it, or names
       // what is wrong with it in the API's terms.
-      resolve(error || result !== 0 ? undefined : { data, width: w, height: h });
+      if (!error && result === 0) return resolve({ data, width: w, height: h, release });
+      release();
+      resolve(undefined);
     });
   });
 }
