@@ -1,11 +1,12 @@
 /**
  * The API's routes, from the route table (lib/routes.ts), over the transport-free service: liveness,
  * readiness, the model, and predictions. The server's own additions are here: 503 until the model
- * is ready, admission (backpressure) before a body is read, and no more downloading for a client
- * that has gone away.
+ * is ready, admission (backpressure) before a body is read and again before it is parsed, and no
+ * more downloading for a client that has gone away.
  */
+import { Readable } from 'node:stream';
 import { raceDeadline, startDeadline } from '../deadline.ts';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import { RETRY_AFTER_SECONDS, ServiceError } from '../errors.ts';
 import type { ImageRetriever } from '../images/retrieve.ts';
@@ -14,7 +15,7 @@ import { ROUTES, fastifySchema } from '../routes.ts';
 import { predict } from '../service.ts';
 import { serverTimingHeader } from '../timings.ts';
 import { type PredictRequest, createRequestParser } from '../validation.ts';
-import { type Admission, createAdmission } from './admission.ts';
+import { type Admission, type AdmissionTicket, createAdmission } from './admission.ts';
 
 export interface ApiRoutesOptions {
   config: Pick<Config, 'maxQueueImages' | 'maxImagesPerRequest' | 'requestDeadlineMs'>;
@@ -59,14 +60,25 @@ export const apiRoutesPlugin: FastifyPluginAsync<ApiRoutesOptions> = async (app,
     handler: async () => requireClassifier().info,
   });
 
+  // Each prediction's place in the admission, from its headers to its answer.
+  const tickets = new WeakMap<FastifyRequest, AdmissionTicket>();
   app.route({
     method: ROUTES.predict.method,
     url: ROUTES.predict.path,
     // Not ready, or full: refuse before reading (and parsing) a body of up to MAX_BODY_BYTES.
-    onRequest: async () => {
+    onRequest: async (request, reply) => {
       requireClassifier();
-      admission.checkOpen();
+      const ticket = admission.enter();
+      tickets.set(request, ticket);
+      // 'close' comes once per response, whatever ended the request (an error, the client leaving).
+      reply.raw.once('close', ticket.leave);
     },
+    // Full by the time the body is in: refuse it before parsing it (megabytes of JSON and base64).
+    preParsing: async (request, _reply, payload) =>
+      Readable.from(
+        checkedAtEnd(payload, () => tickets.get(request)?.checkOpen()),
+        { objectMode: false },
+      ),
     schema: { ...fastifySchema(ROUTES.predict), body: requestParser.schema },
     handler: async (request, reply) => {
       const classifier = requireClassifier();
@@ -78,7 +90,7 @@ export const apiRoutesPlugin: FastifyPluginAsync<ApiRoutesOptions> = async (app,
       });
       // Fastify has validated the body with the request parser's own compiled schema.
       const predictRequest = request.body as PredictRequest;
-      const release = admission.admit(predictRequest.images.length);
+      const release = tickets.get(request)!.admit(predictRequest.images.length);
       const deadline = startDeadline(config.requestDeadlineMs, aborted.signal);
       // The images hold their admission until their work has really stopped, even past the deadline.
       const work = predict(predictRequest, { classifier, retrieve }, deadline.signal).finally(release);
@@ -93,3 +105,9 @@ export const apiRoutesPlugin: FastifyPluginAsync<ApiRoutesOptions> = async (app,
     },
   });
 };
+
+/** The stream's chunks, then `check()` once it has ended: a throw fails the stream, and so the read. */
+async function* checkedAtEnd(stream: AsyncIterable<Buffer>, check: () => void): AsyncGenerator<Buffer> {
+  yield* stream;
+  check();
+}

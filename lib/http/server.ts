@@ -20,6 +20,7 @@ import { lifecyclePlugin } from './lifecycle.ts';
 import { metricsPlugin } from './metrics.ts';
 import { requestLogPlugin } from './request-log.ts';
 import { responseHeadersPlugin } from './response-headers.ts';
+import { unreadBodyPlugin } from './unread-body.ts';
 
 /**
  * What the server uses of the runtime (createRuntime gives it all). The classifier is there once it
@@ -59,9 +60,11 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   // In this order: each request first gets its logger and id, then a closing server refuses it,
   // then an unmet Expect, then a /v1 request without a valid API key (unknown /v1 routes included),
   // then unknown routes are refused, all before a body is read. The onSend hooks run in the same
-  // order (connection: close, then the security headers), and the routes come after every hook.
+  // order (connection: close when closing or when the body is unread, then the security headers),
+  // and the routes come after every hook.
   await app.register(requestLogPlugin, { logger });
   await app.register(lifecyclePlugin, { isClosing: () => closing });
+  await app.register(unreadBodyPlugin);
   await app.register(expectationPlugin);
   await app.register(authPlugin, { apiKeys: config.apiKeys });
   await app.register(responseHeadersPlugin);
