@@ -31,9 +31,10 @@ export function errorSender(logger: Logger): ErrorSender {
   return (request, reply, error) => {
     const translated = translate(error);
     const { statusCode, body, headers } = toErrorResponse(translated);
-    // Errors raised before onRequest (a malformed URL) have no request logger yet.
-    const log = (request.logger as Logger | null | undefined) ?? logger;
-    if (!(translated instanceof ServiceError)) log.error('Unexpected error', error as Error);
+    // Only for what is logged: the request's logger is made on first use. Without the request-log
+    // plugin (bare instances in tests), there is none.
+    if (!(translated instanceof ServiceError))
+      ((request.logger as Logger | undefined) ?? logger).error('Unexpected error', error as Error);
     request.errorBody = body;
     return reply.code(statusCode).headers(headers).send(body);
   };

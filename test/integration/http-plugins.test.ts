@@ -198,15 +198,38 @@ describe('HTTP plugins, each on a bare Fastify instance', () => {
       assert.equal(response.statusCode, 200);
       assert.equal(response.headers['x-request-id'], 'abc-1');
       assert.deepEqual(
-        lines.map(({ message, keys }) => [message, keys.request_id]),
+        lines.map(({ message, keys, attributes }) => [message, keys.request_id ?? attributes.request_id]),
         [
           ['Inside the handler', 'abc-1'],
           ['Request completed', 'abc-1'],
         ],
       );
       const { durationMs, ...completed } = lines[1]!.attributes;
-      assert.deepEqual(completed, { method: 'GET', path: '/things/:id', status: 200 });
+      assert.deepEqual(completed, { request_id: 'abc-1', method: 'GET', path: '/things/:id', status: 200 });
       assert.equal(typeof durationMs, 'number');
+    });
+
+    test('makes a request its own logger only when something logs through it (a refusal logs one line)', async (t) => {
+      const { logger, lines } = recordingLogger();
+      let children = 0;
+      const createChild = logger.createChild.bind(logger);
+      logger.createChild = (options) => {
+        children++;
+        return createChild(options);
+      };
+      const app = await bareApp(t, async (app) => {
+        await app.register(requestLogPlugin, { logger });
+        await app.register(errorHandlerPlugin, { logger });
+        app.get('/busy', async () => {
+          throw new ServiceError('SERVICE_OVERLOADED', undefined, { retryAfterSeconds: 1 });
+        });
+      });
+      assert.equal((await app.inject({ method: 'GET', url: '/busy' })).statusCode, 503);
+      assert.equal(children, 0);
+      assert.deepEqual(
+        lines.map(({ message, attributes }) => [message, attributes.status]),
+        [['Request completed', 503]],
+      );
     });
 
     test("adds the error's code to the line of a request answered with an error (error handler too)", async (t) => {
