@@ -5,7 +5,8 @@
  * engine alone on preprocessed images, and decoding alone. Then one local batch worker on chunks
  * of 64 fixtures in moto's S3 and SQS (skipped, saying so, without moto_server). Writes
  * bench/results/<date>.json and .md, and the README's benchmark section. A benchmark, not a test:
- * nothing here fails a build. `BENCH_ONLY=batch` measures the batch worker alone and writes nothing.
+ * nothing here fails a build. `BENCH_ONLY=batch` measures the batch worker alone and writes nothing;
+ * `BENCH_ONLY=overload`, load shedding alone (bench/overload.ts).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -23,6 +24,7 @@ import { loadClassifier, serverOptions } from '../lib/model/classifier.ts';
 import { README, replaceSection } from '../scripts/readme-tables.ts';
 import { findMotoServer, startMoto } from '../test/helpers/moto.ts';
 import { type LoadResult, percentile, runLoad } from './load-generator.ts';
+import { type OverloadResult, measureOverload, overloadMarkdown, overloadTarget } from './overload.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = path.join(ROOT, 'test/fixtures');
@@ -92,6 +94,10 @@ async function main() {
   }
   console.log('Building dist/ ...');
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  if (process.env.BENCH_ONLY === 'overload') {
+    console.log(`\n${overloadMarkdown(await measureOverload())}\n\n(BENCH_ONLY=overload: nothing written)`);
+    return;
+  }
   const config = loadConfig({ MODEL_DIR });
   const { workers, threads, batch } = serverOptions(config);
   const decodeRate = await measureDecodeRate();
@@ -103,6 +109,7 @@ async function main() {
     console.log(`${engine}: engine only ${engineRate.toFixed(0)} images/s`);
     engines.push({ engine, engineRate, ...(await measureServer(engine)) });
   }
+  const overload = await measureOverload();
   const batchWorker = await measureBatchWorker();
 
   const results = {
@@ -123,8 +130,9 @@ async function main() {
     },
     decodeRate,
     engines,
+    overload,
     batchWorker,
-    targets: targets(decodeRate, engines),
+    targets: [...targets(decodeRate, engines), overloadTarget(overload)],
   };
   const markdown = toMarkdown(results);
   const stamp = results.date.slice(0, 10);
@@ -421,6 +429,7 @@ function toMarkdown(results: {
   settings: Record<string, unknown>;
   decodeRate: number;
   engines: EngineResult[];
+  overload: OverloadResult[];
   batchWorker: BatchResult;
   targets: Array<{ target: string; value: string; met: boolean }>;
 }): string {
@@ -460,6 +469,8 @@ function toMarkdown(results: {
     ),
     '',
     `Decoding alone (base64 to 224x224 RGB): ${results.decodeRate.toFixed(0)} images/s.`,
+    '',
+    overloadMarkdown(results.overload),
     '',
     batchMarkdown(results.batchWorker),
     '',
