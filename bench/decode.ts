@@ -229,7 +229,6 @@ function toMarkdown({
       `libjpeg-turbo for JPEGs: ${jpegTurboAvailable() ? 'yes' : 'no (libvips decodes them)'}. ` +
       `Best of ${ROUNDS} rounds (Node and Python in turn) of the median of ${RUNS} decodes one after another, ` +
       'bytes to 224x224 RGB.',
-    ,
     '',
     '| JPEG | Before: libvips, profiles applied (ms) | Now: the service (ms) | ' +
       "PIL, the seed's way (ms) | PIL decode only (ms) | Now / PIL |",

@@ -24,6 +24,7 @@ import { loadClassifier, serverOptions } from '../lib/model/classifier.ts';
 import { README, replaceSection } from '../scripts/readme-tables.ts';
 import { findMotoServer, startMoto } from '../test/helpers/moto.ts';
 import { type LoadResult, percentile, runLoad } from './load-generator.ts';
+import { type JpegLoadResult, jpegLoadMarkdown, measureJpegLoad } from './jpeg-load.ts';
 import { type OverloadResult, measureOverload, overloadMarkdown, overloadTarget } from './overload.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -98,6 +99,12 @@ async function main() {
     console.log(`\n${overloadMarkdown(await measureOverload())}\n\n(BENCH_ONLY=overload: nothing written)`);
     return;
   }
+  if (process.env.BENCH_ONLY === 'jpeg') {
+    console.log(
+      `\n${jpegLoadMarkdown(await measureJpeg(await measureEngineRate('onnx')))}\n\n(BENCH_ONLY=jpeg: nothing written)`,
+    );
+    return;
+  }
   const config = loadConfig({ MODEL_DIR });
   const { workers, threads, batch } = serverOptions(config);
   const decodeRate = await measureDecodeRate();
@@ -109,6 +116,7 @@ async function main() {
     console.log(`${engine}: engine only ${engineRate.toFixed(0)} images/s`);
     engines.push({ engine, engineRate, ...(await measureServer(engine)) });
   }
+  const jpegLoad = await measureJpeg(engines.find((e) => e.engine === 'onnx')!.engineRate);
   const overload = await measureOverload();
   const batchWorker = await measureBatchWorker();
 
@@ -130,9 +138,10 @@ async function main() {
     },
     decodeRate,
     engines,
+    jpegLoad,
     overload,
     batchWorker,
-    targets: [...targets(decodeRate, engines), overloadTarget(overload)],
+    targets: [...targets(decodeRate, engines), jpegTarget(jpegLoad), overloadTarget(overload)],
   };
   const markdown = toMarkdown(results);
   const stamp = results.date.slice(0, 10);
@@ -141,6 +150,29 @@ async function main() {
   await writeFile(path.join(ROOT, `bench/results/${stamp}.md`), `${markdown}\n`);
   await writeFile(README, replaceSection(await readFile(README, 'utf8'), 'bench', markdown));
   console.log(`\n${markdown}\n\nWrote bench/results/${stamp}.json and .md, and the README's table.`);
+}
+
+/** The JPEG-only load (bench/jpeg-load.ts) against the onnx server, with its bound from this run. */
+async function measureJpeg(engineRate: number): Promise<JpegLoadResult> {
+  const byName = Object.fromEntries(fixtureNames.map((name, i) => [name, base64[i]!]));
+  const result = await measureJpegLoad({ base64: byName, engineRate, seconds: SECONDS, rate });
+  console.log(
+    `jpeg load: ${result.imagesPerSecond.toFixed(0)} images/s, ` +
+      `${(result.imagesPerSecond / result.boundImagesPerSecond).toFixed(2)} x the bound ` +
+      `${result.boundImagesPerSecond.toFixed(0)}`,
+  );
+  return result;
+}
+
+function jpegTarget(result: JpegLoadResult) {
+  const share = result.imagesPerSecond / result.boundImagesPerSecond;
+  return {
+    target: 'JPEG-only load (8 per request, 8 clients, onnx) >= 0.8 x its pipeline bound',
+    value:
+      `${result.imagesPerSecond.toFixed(0)} images/s = ${share.toFixed(2)} x ` +
+      `${result.boundImagesPerSecond.toFixed(0)}`,
+    met: share >= 0.8,
+  };
 }
 
 async function availableEngines(): Promise<EngineChoice[]> {
@@ -429,6 +461,7 @@ function toMarkdown(results: {
   settings: Record<string, unknown>;
   decodeRate: number;
   engines: EngineResult[];
+  jpegLoad: JpegLoadResult;
   overload: OverloadResult[];
   batchWorker: BatchResult;
   targets: Array<{ target: string; value: string; met: boolean }>;
@@ -469,6 +502,8 @@ function toMarkdown(results: {
     ),
     '',
     `Decoding alone (base64 to 224x224 RGB): ${results.decodeRate.toFixed(0)} images/s.`,
+    '',
+    jpegLoadMarkdown(results.jpegLoad),
     '',
     overloadMarkdown(results.overload),
     '',
