@@ -35,8 +35,11 @@ RUN MODEL_DIR="$MODEL_DIR" TFJS="$TFJS" TFJS_NODE="$TFJS_NODE" sh scripts/instal
 FROM public.ecr.aws/lambda/nodejs:${NODE_VERSION} AS lambda
 ARG MODEL_DIR=models/mobilenet_v2
 # glibc: allocations of 4 MiB and more (request bodies) get their own mappings, returned to the
-# system when freed instead of fragmenting the heap (about 120 MB less peak RSS under load).
-ENV NODE_ENV=production MODEL_DIR=${MODEL_DIR} MALLOC_MMAP_THRESHOLD_=4194304
+# system when freed instead of fragmenting the heap (about 120 MB less peak RSS under load); and two
+# malloc arenas instead of one per thread that allocates (the event loop, libuv's pool, libvips,
+# the inference workers): with two tfjs-wasm workers 50 to 60 MB less RSS at rest and 70 to 100 MB
+# less at peak, 20 MB less with onnx, at the same throughput.
+ENV NODE_ENV=production MODEL_DIR=${MODEL_DIR} MALLOC_MMAP_THRESHOLD_=4194304 MALLOC_ARENA_MAX=2
 COPY package.json ${LAMBDA_TASK_ROOT}/
 COPY ${MODEL_DIR} ${LAMBDA_TASK_ROOT}/${MODEL_DIR}
 COPY --from=runtime-deps /app/node_modules ${LAMBDA_TASK_ROOT}/node_modules
@@ -47,8 +50,8 @@ CMD ["dist/predict.handler"]
 FROM node:${NODE_VERSION}-bookworm-slim AS beanstalk
 WORKDIR /app
 ARG MODEL_DIR=models/mobilenet_v2
-# MALLOC_MMAP_THRESHOLD_: see the lambda stage.
-ENV NODE_ENV=production PORT=8080 MODEL_DIR=${MODEL_DIR} MALLOC_MMAP_THRESHOLD_=4194304
+# MALLOC_MMAP_THRESHOLD_, MALLOC_ARENA_MAX: see the lambda stage.
+ENV NODE_ENV=production PORT=8080 MODEL_DIR=${MODEL_DIR} MALLOC_MMAP_THRESHOLD_=4194304 MALLOC_ARENA_MAX=2
 COPY package.json ./
 COPY ${MODEL_DIR} ./${MODEL_DIR}
 COPY --from=runtime-deps /app/node_modules ./node_modules

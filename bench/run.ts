@@ -242,6 +242,7 @@ async function measureServer(engine: EngineChoice): Promise<Omit<EngineResult, '
     HOST: '127.0.0.1',
     ENGINE: engine,
     MALLOC_MMAP_THRESHOLD_: '4194304',
+    MALLOC_ARENA_MAX: '2',
   };
   const child = spawn(process.execPath, ['dist/server.mjs'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = `http://127.0.0.1:${await listeningPort(child)}/v1/predict`;

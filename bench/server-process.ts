@@ -43,8 +43,15 @@ export interface BenchServer {
 export async function startBenchServer(env: Record<string, string>): Promise<BenchServer> {
   const child = spawn(process.execPath, ['--import', PROBE, 'dist/server.mjs'], {
     cwd: ROOT,
-    // MALLOC_MMAP_THRESHOLD_ as the Docker images set it (see README, Performance).
-    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', MALLOC_MMAP_THRESHOLD_: '4194304', ...env },
+    // glibc's settings as the Docker images give them (see README, Performance).
+    env: {
+      PATH: process.env.PATH,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MALLOC_MMAP_THRESHOLD_: '4194304',
+      MALLOC_ARENA_MAX: '2',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const exited = once(child, 'exit');
