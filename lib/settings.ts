@@ -131,8 +131,8 @@ export const CONFIG_SCHEMA = {
     default: 256,
     minimum: 1,
     description:
-      'Most images in the server at once (downloading, decoding, waiting or in inference); ' +
-      'a request that would exceed it gets 503 with Retry-After.',
+      'Most images in the server at once (downloading, decoding, waiting or in inference; a request ' +
+      'whose body is still being read counts as one); a request that would exceed it gets 503 with Retry-After.',
   },
   QUEUE_TIMEOUT_MS: {
     key: 'queueTimeoutMs',
