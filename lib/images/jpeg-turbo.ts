@@ -111,10 +111,17 @@ function loadTurboJpeg(): TurboJpeg | null {
   library = null;
   try {
     const require = createRequire(import.meta.url);
-    const file = libturbojpegPath(path.dirname(require.resolve('@julusian/jpeg-turbo/package.json')));
-    if (!file) return library;
     const koffi = require('koffi') as typeof import('koffi');
-    const lib = koffi.load(file);
+    let lib: ReturnType<typeof koffi.load> | undefined;
+    for (const file of libturbojpegPaths(path.dirname(require.resolve('@julusian/jpeg-turbo/package.json')))) {
+      try {
+        lib = koffi.load(file);
+        break;
+      } catch {
+        // The other libc's build: try the next.
+      }
+    }
+    if (!lib) return library;
     const bind = <T>(signature: string) => lib.func(signature) as unknown as T;
     library = {
       init: bind('void *tjInitDecompress()'),
@@ -133,12 +140,14 @@ function loadTurboJpeg(): TurboJpeg | null {
   return library;
 }
 
-/** The package's prebuilt libturbojpeg for this platform: Linux on x64, arm64 and arm, glibc or musl. */
-function libturbojpegPath(packageDir: string): string | undefined {
-  if (process.platform !== 'linux') return undefined;
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  const glibc = report?.header?.glibcVersionRuntime;
-  const suffix = glibc ? '' : '-musl';
-  const file = path.join(packageDir, 'prebuilds', `jpeg-turbo-linux-${process.arch}${suffix}`, 'libturbojpeg.so.0');
-  return existsSync(file) ? file : undefined;
+/**
+ * The package's prebuilt libturbojpeg for this platform (Linux on x64, arm64 and arm): the glibc
+ * build, else the musl one. Which one loads is left to the dynamic loader, rather than asking
+ * process.report, which blocks the event loop for about 25 ms.
+ */
+function libturbojpegPaths(packageDir: string): string[] {
+  if (process.platform !== 'linux') return [];
+  return ['', '-musl']
+    .map((libc) => path.join(packageDir, 'prebuilds', `jpeg-turbo-linux-${process.arch}${libc}`, 'libturbojpeg.so.0'))
+    .filter((file) => existsSync(file));
 }
