@@ -101,9 +101,9 @@ export function estimateDecodeBytes({ format, metadata, size, jpeg, webp }: Deco
  * coefficients (full size, whatever the scale) beside it while it decodes, and libvips' resize of
  * the pixels afterwards.
  */
-export function estimateJpegTurboBytes(jpeg: JpegLayout, size: TargetSize): number {
+export function estimateJpegTurboBytes(jpeg: JpegLayout, shrink: number): number {
   const pixels = jpeg.width * jpeg.height;
-  const shrunk = pixels / jpegShrinkOnLoad(jpeg.width, jpeg.height, size) ** 2;
+  const shrunk = pixels / shrink ** 2;
   const samples = jpeg.components.length ? samplesPerPixel(jpeg.components) : 3;
   const coefficients = jpeg.progressive || jpeg.scans > 1 ? 2 * samples * pixels : 0;
   return Math.ceil(shrunk * 3 + coefficients + PER_PIXEL.streamed * shrunk);

@@ -112,8 +112,9 @@ export async function decodeImage(bytes: Buffer, size: TargetSize, limits: Decod
   }
 
   if (jpeg && suitsJpegTurbo(jpeg, limits.maxPixels)) {
-    const pixels = await withBudget(estimateJpegTurboBytes(jpeg, size), async () => {
-      const image = await decodeJpegTurbo(bytes, jpegShrinkOnLoad(jpeg.width, jpeg.height, size));
+    const shrink = jpegShrinkOnLoad(jpeg.width, jpeg.height, size);
+    const pixels = await withBudget(estimateJpegTurboBytes(jpeg, shrink), async () => {
+      const image = await decodeJpegTurbo(bytes, shrink);
       if (!image) return undefined;
       const raw = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
       const oriented = orient(raw.timeout(timeout), exifOrientation(jpeg));

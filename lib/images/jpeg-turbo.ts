@@ -1,5 +1,5 @@
 /**
- * JPEG decoding with libjpeg-turbo itself, for the JPEGs libvips cannot shrink on load much.
+ * JPEG decoding with libjpeg-turbo itself, for the JPEGs decode.ts gives it (suitsJpegTurbo).
  *
  * Why not libvips: its JPEG loader (sharp's prebuilt, mozjpeg inside) takes about twice
  * libjpeg-turbo's time on the same file, grey, 4:2:0 or 4:4:4 alike; the codec is not the
@@ -77,12 +77,13 @@ export async function decodeJpegTurbo(bytes: Buffer, shrink = 1): Promise<RgbIma
   const height = new Int32Array(1);
   const subsampling = new Int32Array(1);
   const colorspace = new Int32Array(1);
+  let readable: boolean;
   try {
-    if (turbo.header(handle, bytes, bytes.length, width, height, subsampling, colorspace) !== 0) {
-      turbo.destroy(handle);
-      return undefined;
-    }
+    readable = turbo.header(handle, bytes, bytes.length, width, height, subsampling, colorspace) === 0;
   } catch {
+    readable = false;
+  }
+  if (!readable) {
     turbo.destroy(handle);
     return undefined;
   }
@@ -101,7 +102,7 @@ export async function decodeJpegTurbo(bytes: Buffer, shrink = 1): Promise<RgbIma
   });
 }
 
-/** Whether JPEGs can be decoded by libjpeg-turbo on this machine (for the benchmark and the logs). */
+/** Whether JPEGs can be decoded by libjpeg-turbo on this machine (the decode benchmark and tests say so). */
 export function jpegTurboAvailable(): boolean {
   return loadTurboJpeg() !== null;
 }
