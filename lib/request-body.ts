@@ -5,6 +5,7 @@
  */
 import { isAscii } from 'node:buffer';
 import { ServiceError } from './errors.ts';
+import { parseJsonLiftingBase64 } from './json-base64.ts';
 import { readCapped } from './read-capped.ts';
 
 export function isJsonContentType(contentType: string | undefined): boolean {
@@ -15,16 +16,17 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 }
 
 /**
- * Reads a request body, within `maxBytes` (413 past it). A client that goes away mid-body has
- * sent a malformed request, not caused a fault.
+ * Reads a request body, within `maxBytes` (413 past it), into `into` when given (memory of the
+ * declared length). A client that goes away mid-body has sent a malformed request, not caused a fault.
  */
 export async function readBody(
   stream: AsyncIterable<Buffer>,
   contentLength: string | undefined,
   maxBytes: number,
+  into?: Buffer,
 ): Promise<Buffer> {
   try {
-    return await readCapped(stream, contentLength, maxBytes, () => bodyTooLarge(maxBytes));
+    return await readCapped(stream, contentLength, maxBytes, () => bodyTooLarge(maxBytes), into);
   } catch (error) {
     if (error instanceof ServiceError) throw error;
     throw new ServiceError('REQUEST_MALFORMED', 'The request body was not received in full.', { cause: error });
@@ -43,14 +45,20 @@ export function parseJsonBody(body: Buffer | string, contentType: string | undef
   return parseJson(body);
 }
 
-/** A body's bytes (or text) as JSON: 400 REQUEST_INVALID_JSON when empty or malformed. */
+/**
+ * A body's bytes (or text) as JSON: 400 REQUEST_INVALID_JSON when empty or malformed. Bytes go
+ * through parseJsonLiftingBase64, which decodes images' base64 straight from them.
+ */
 export function parseJson(body: Buffer | string): unknown {
-  // Bodies are mostly base64, pure ASCII: read as latin1 (a copy) instead of decoding UTF-8.
-  const text = typeof body === 'string' ? body : isAscii(body) ? body.toString('latin1') : body.toString('utf8');
-  if (text.trim() === '') throw new ServiceError('REQUEST_INVALID_JSON', 'The request body is empty.');
   try {
+    const value = typeof body === 'string' ? undefined : parseJsonLiftingBase64(body);
+    if (value !== undefined) return value;
+    // Bodies are mostly base64, pure ASCII: read as latin1 (a copy) instead of decoding UTF-8.
+    const text = typeof body === 'string' ? body : isAscii(body) ? body.toString('latin1') : body.toString('utf8');
+    if (text.trim() === '') throw new ServiceError('REQUEST_INVALID_JSON', 'The request body is empty.');
     return JSON.parse(text);
   } catch (error) {
+    if (error instanceof ServiceError) throw error;
     throw new ServiceError('REQUEST_INVALID_JSON', `The request body is not valid JSON: ${(error as Error).message}`, {
       cause: error,
     });

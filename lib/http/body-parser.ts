@@ -9,6 +9,7 @@ import fp from 'fastify-plugin';
 import { ServiceError } from '../errors.ts';
 import { isJsonContentType, parseJson, readBody } from '../request-body.ts';
 import { validatorFor } from '../validation.ts';
+import { createBufferPool } from '../buffer-pool.ts';
 import { type BodyTurn, createBodyBudget } from './body-budget.ts';
 
 export interface BodyParserOptions {
@@ -23,9 +24,17 @@ const BODY_BUDGET = {
   maxWaitMs: 5_000,
 };
 
+/**
+ * Bodies of up to 8 MB (a few photos in base64) are read into reused memory, free again once the
+ * JSON is parsed: a fresh 4 MB buffer per request cost about 10 ms of page faults and copying on
+ * the event loop under load, and drove V8's garbage collections.
+ */
+const POOLED_BODY_BYTES = 8 * 2 ** 20;
+
 const bodyParser: FastifyPluginAsync<BodyParserOptions> = async (app, { maxBodyBytes }) => {
   // As many bytes of bodies at once as the largest one allowed: five bodies of 6 MB by default.
   const budget = createBodyBudget({ capacityBytes: maxBodyBytes, ...BODY_BUDGET });
+  const bodyMemory = createBufferPool({ keptBytes: 2 * POOLED_BODY_BYTES, maxBufferBytes: POOLED_BODY_BYTES });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', async (request: FastifyRequest, payload: AsyncIterable<Buffer>) => {
     const contentType = request.headers['content-type'];
@@ -35,9 +44,12 @@ const bodyParser: FastifyPluginAsync<BodyParserOptions> = async (app, { maxBodyB
     // Without a length, a body may be the largest allowed; over the limit, readBody refuses it at once.
     const declared = contentLength === undefined ? maxBodyBytes : Number(contentLength);
     const turn = await budget.acquire(declared <= maxBodyBytes ? declared : 0);
+    // Parsing copies what it keeps (strings, decoded images), so the memory is free once it returns.
+    const memory = contentLength !== undefined && declared <= POOLED_BODY_BYTES ? bodyMemory(declared) : undefined;
     try {
-      return parseJson(await readBody(counted(payload, turn), contentLength, maxBodyBytes));
+      return parseJson(await readBody(counted(payload, turn), contentLength, maxBodyBytes, memory?.data));
     } finally {
+      memory?.release();
       turn.release();
     }
   });

@@ -5,7 +5,8 @@
  * source only for a retriever created with `files: true` (the `classify` command line), S3 objects
  * only for one created with an `s3` reader (batch jobs); never the API's.
  */
-import { ImageError } from '../errors.ts';
+import { ImageError, imageTooLarge } from '../errors.ts';
+import { takeLiftedBase64 } from '../json-base64.ts';
 import { decodeBase64Image } from './base64.ts';
 import { type TargetSize, decodeImage } from './decode.ts';
 import type { ImageInput } from '../schemas.ts';
@@ -110,6 +111,8 @@ export function createImageRetriever(
         const started = performance.now();
         let fetched: number | undefined;
         const { file, url, s3 } = source;
+        // Memory of the body parser's to give back once decoded (json-base64.ts).
+        let release: (() => void) | undefined;
         try {
           const bytes =
             file !== undefined
@@ -118,7 +121,9 @@ export function createImageRetriever(
                 ? await slot(() => trace('download', () => readObject!(s3, limits.maxImageBytes, imagesSignal)))
                 : url !== undefined
                   ? await slot(() => trace('download', () => downloader.download(url, imagesSignal)))
-                  : takeBase64(source, limits.maxImageBytes);
+                  : takeBase64(source, limits.maxImageBytes, (done) => {
+                      release = done;
+                    });
           fetched = performance.now();
           const pixels = await trace('decode', () =>
             decodeImage(bytes, size, {
@@ -128,6 +133,8 @@ export function createImageRetriever(
               signal: imagesSignal,
             }),
           );
+          // Only after a decode that finished: one stopped early (a deadline) may still be reading.
+          release?.();
           return { ok: true, pixels, downloadMs: fetched - started, decodeMs: performance.now() - fetched };
         } catch (error) {
           if (!(error instanceof ImageError)) {
@@ -148,12 +155,16 @@ export function createImageRetriever(
 }
 
 /**
- * Decodes an image's base64 and drops the request's reference to the text. Under load a request
+ * Decodes an image's base64 (or takes the bytes the body parser already decoded, json-base64.ts)
+ * and drops the request's reference to the text. Under load a request
  * waits for the model far longer than decoding takes, and these strings are most of its memory
  * (a megabyte or more per photo); released here, they are collected long before it is answered.
  */
-function takeBase64(source: { data: string }, maxBytes: number): Buffer {
-  const bytes = decodeBase64Image(source.data, maxBytes);
+function takeBase64(source: { data: string }, maxBytes: number, onRelease: (release: () => void) => void): Buffer {
+  const lifted = takeLiftedBase64(source);
+  if (lifted && lifted.data.length > maxBytes) throw imageTooLarge(maxBytes);
+  if (lifted) onRelease(lifted.release);
+  const bytes = lifted?.data ?? decodeBase64Image(source.data, maxBytes);
   (source as { data?: string }).data = undefined;
   return bytes;
 }
