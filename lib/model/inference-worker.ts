@@ -3,6 +3,7 @@
  * pool sends it, so the server's event loop only does I/O. Pixels arrive as one transferred
  * buffer of `count` RGB images; probabilities go back the same way.
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { EngineChoice, LogLevel } from '../config.ts';
 import { createLogger } from '../logger.ts';
@@ -29,6 +30,13 @@ export type FromWorker =
 
 const options = workerData as WorkerOptions;
 const port = parentPort!;
+// On Linux a nice value is per thread: this lowers only this worker (and the engine threads it
+// starts), so the event loop, which admits, refuses and answers requests, runs first.
+try {
+  setPriority(10);
+} catch {
+  // Not allowed here (some sandboxes): inference then shares the cores evenly.
+}
 const engine = await loadEngine(
   options.engine,
   await readModelFolder(options.modelDir),

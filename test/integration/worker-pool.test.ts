@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../lib/config.ts';
 import { ServiceError } from '../../lib/errors.ts';
@@ -39,6 +40,18 @@ describe('inference on worker threads', () => {
         const expected = reference.probabilities[i % 2]!;
         assert.ok(result.probabilities[0]!.every((p, j) => Math.abs(p - expected[j]!) < 1e-5));
       });
+    });
+
+    test('runs the workers at a lower priority (nice 10) than the event loop (Linux, /proc)', (t) => {
+      if (process.platform !== 'linux') return t.skip('nice values per thread are read from /proc');
+      const nice = (task: string) => {
+        const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      };
+      const values = readdirSync('/proc/self/task').map(nice);
+      assert.equal(nice(String(process.pid)), 0, 'the event loop keeps its priority');
+      // Each worker thread and the engine thread ONNX Runtime starts from it.
+      assert.ok(values.filter((value) => value === 10).length >= 2, `nice values: ${values.join(' ')}`);
     });
 
     test('counts no TF.js tensors for onnx', async () => {
