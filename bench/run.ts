@@ -214,7 +214,11 @@ async function measureEngineRate(engine: EngineChoice): Promise<number> {
   }
 }
 
-/** Operations per second, `concurrency` at a time, over 3 s after 1 s of warm-up. */
+/**
+ * Operations per second, `concurrency` at a time: the best of three 2 s runs after 1 s of warm-up.
+ * These rates make the pipeline bound, the most the machine can do, so the best run is the one to
+ * keep: on this shared machine a single 3 s run of the engine alone read anywhere from 104 to 173.
+ */
 async function rate(concurrency: number, operation: (i: number) => Promise<unknown>): Promise<number> {
   const runFor = async (seconds: number) => {
     let done = 0;
@@ -230,7 +234,7 @@ async function rate(concurrency: number, operation: (i: number) => Promise<unkno
     return done / seconds;
   };
   await runFor(1);
-  return runFor(3);
+  return Math.max(await runFor(2), await runFor(2), await runFor(2));
 }
 
 async function measureServer(engine: EngineChoice): Promise<Omit<EngineResult, 'engine' | 'engineRate'>> {
