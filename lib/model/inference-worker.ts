@@ -33,7 +33,7 @@ const port = parentPort!;
 // On Linux a nice value is per thread: this lowers only this worker (and the engine threads it
 // starts), so the event loop, which admits, refuses and answers requests, runs first.
 try {
-  setPriority(10);
+  setPriority(5);
 } catch {
   // Not allowed here (some sandboxes): inference then shares the cores evenly.
 }
