@@ -67,16 +67,24 @@ export function parseJsonLiftingBase64(body: Buffer): unknown | undefined {
   if (decoded.length === 0) return undefined;
   // Bytes whose holder JSON.parse drops (a repeated key) are simply collected.
   pieces.push(body.subarray(copiedUpTo));
-  return JSON.parse(Buffer.concat(pieces).toString('utf8'), function restore(this: object, key, value: unknown) {
-    if (typeof value !== 'string' || !value.startsWith(PLACEHOLDER_PREFIX)) return value;
-    const { bytes, text } = decoded[Number(value.slice(PLACEHOLDER_PREFIX.length))]!;
-    if (key === 'data') {
-      lifted.set(this, bytes);
-      return LIFTED_STAND_IN;
-    }
-    // Anywhere else the string is only text (a URL, an unknown field): give it back as it was.
-    return text.toString('latin1');
-  });
+  const skeleton = Buffer.concat(pieces).toString('utf8');
+  try {
+    return JSON.parse(skeleton, function restore(this: object, key, value: unknown) {
+      if (typeof value !== 'string' || !value.startsWith(PLACEHOLDER_PREFIX)) return value;
+      const { bytes, text } = decoded[Number(value.slice(PLACEHOLDER_PREFIX.length))]!;
+      if (key === 'data') {
+        lifted.set(this, bytes);
+        return LIFTED_STAND_IN;
+      }
+      // Anywhere else the string is only text (a URL, an unknown field): give it back as it was.
+      return text.toString('latin1');
+    });
+  } catch (error) {
+    // The reviver walks the value recursively, which JSON.parse alone does not: JSON nested
+    // deeper than the stack allows is left to the plain way, so it gets the same answer as before.
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
 }
 
 /**

@@ -101,6 +101,13 @@ describe('parseJson with base64 lifted from the bytes (json-base64.ts)', () => {
     assert.ok(refused > 300 && refused < 2700, `${refused} refused`);
   });
 
+  test('leaves JSON nested deeper than the reviver can walk to the plain way, which parses it', () => {
+    const depth = 100_000;
+    const body = Buffer.from(`${'['.repeat(depth)}{"data":"${text}"}${']'.repeat(depth)}`);
+    assert.equal(parseJsonLiftingBase64(body), undefined);
+    assert.ok(Array.isArray(parseJson(body)));
+  });
+
   test('returns undefined (parse it the plain way) when nothing is long enough to lift', () => {
     assert.equal(parseJsonLiftingBase64(Buffer.from('{"images":[{"data":"AAAA"}]}')), undefined);
   });
