@@ -9,7 +9,7 @@ import { decodeBase64Image } from '../lib/images/base64.ts';
 import { decodeImage } from '../lib/images/decode.ts';
 import { takeLiftedBase64 } from '../lib/json-base64.ts';
 import { parseJson } from '../lib/request-body.ts';
-import { runLoad } from './load-generator.ts';
+import { percentile, rotatingBodies, runLoad } from './load-generator.ts';
 import { startBenchServer } from './server-process.ts';
 
 export const JPEG_FIXTURES = ['cat_720p.jpg', 'hot_dog.jpg', 'owl.jpg', 'parrot.jpg', 'kite_and_cold.jpg'];
@@ -38,13 +38,7 @@ export async function measureJpegLoad(options: {
   rate: Rate;
 }): Promise<JpegLoadResult> {
   const images = JPEG_FIXTURES.map((name) => options.base64[name]!);
-  const bodies = images.map((_, i) =>
-    Buffer.from(
-      JSON.stringify({
-        images: Array.from({ length: IMAGES_PER_REQUEST }, (_, j) => ({ data: images[(i + j) % images.length] })),
-      }),
-    ),
-  );
+  const bodies = rotatingBodies(images, IMAGES_PER_REQUEST);
   const maxBytes = 10 * 2 ** 20;
   const decodeRate = await options.rate(CLIENTS, (i) =>
     decodeImage(
@@ -74,7 +68,7 @@ export async function measureJpegLoad(options: {
     const sorted = [...result.latenciesMs].sort((a, b) => a - b);
     return {
       imagesPerSecond: result.images / result.seconds,
-      p50Ms: sorted[sorted.length >> 1] ?? Number.NaN,
+      p50Ms: percentile(sorted, 50),
       decodeRate,
       engineRate: options.engineRate,
       boundImagesPerSecond,

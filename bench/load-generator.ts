@@ -48,6 +48,17 @@ export interface LoadOptions {
 
 const SLICE_BYTES = 64 * 1024;
 
+/**
+ * One request body per image, each carrying `imagesPerRequest` base64 images starting from it and
+ * going round the list: every image is first in one body, and every body holds a mix.
+ */
+export function rotatingBodies(base64: string[], imagesPerRequest: number): Buffer[] {
+  return base64.map((_, first) => {
+    const images = Array.from({ length: imagesPerRequest }, (_, i) => ({ data: base64[(first + i) % base64.length] }));
+    return Buffer.from(JSON.stringify({ images }));
+  });
+}
+
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const origin = new URL(options.url).origin;
   const path = new URL(options.url).pathname;

@@ -9,11 +9,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LoadResult, percentile, runLoad } from './load-generator.ts';
+import { JPEG_FIXTURES } from './jpeg-load.ts';
+import { type LoadResult, percentile, rotatingBodies, runLoad } from './load-generator.ts';
 import { type EventLoopLag, startBenchServer } from './server-process.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const JPEGS = ['cat_720p.jpg', 'hot_dog.jpg', 'owl.jpg', 'parrot.jpg', 'kite_and_cold.jpg'];
 const CLIENTS = 48;
 const IMAGES_PER_REQUEST = 8;
 const SERVER_ENV = { WORKERS: '1', MAX_QUEUE_IMAGES: '16', MAX_IMAGES_PER_REQUEST: String(IMAGES_PER_REQUEST) };
@@ -87,14 +87,9 @@ export async function measureOverload(options: OverloadOptions = {}): Promise<Ov
 /** The five JPEG fixtures cycled, 8 to a request, each body starting one fixture further. */
 async function jpegBodies(): Promise<Buffer[]> {
   const base64 = await Promise.all(
-    JPEGS.map(async (name) => (await readFile(path.join(ROOT, 'test/fixtures', name))).toString('base64')),
+    JPEG_FIXTURES.map(async (name) => (await readFile(path.join(ROOT, 'test/fixtures', name))).toString('base64')),
   );
-  return base64.map((_, first) => {
-    const images = Array.from({ length: IMAGES_PER_REQUEST }, (_, i) => ({
-      data: base64[(first + i) % base64.length],
-    }));
-    return Buffer.from(JSON.stringify({ images }));
-  });
+  return rotatingBodies(base64, IMAGES_PER_REQUEST);
 }
 
 function summarise(load: LoadResult) {

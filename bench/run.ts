@@ -8,13 +8,10 @@
  * nothing here fails a build. `BENCH_ONLY=batch` measures the batch worker alone and writes nothing;
  * `BENCH_ONLY=overload`, load shedding alone (bench/overload.ts).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type EngineChoice, loadConfig } from '../lib/config.ts';
 import { decodeBase64Image } from '../lib/images/base64.ts';
@@ -23,9 +20,10 @@ import { createLogger } from '../lib/logger.ts';
 import { loadClassifier, serverOptions } from '../lib/model/classifier.ts';
 import { README, replaceSection } from '../scripts/readme-tables.ts';
 import { findMotoServer, startMoto } from '../test/helpers/moto.ts';
-import { type LoadResult, percentile, runLoad } from './load-generator.ts';
+import { type LoadResult, percentile, rotatingBodies, runLoad } from './load-generator.ts';
 import { type JpegLoadResult, jpegLoadMarkdown, measureJpegLoad } from './jpeg-load.ts';
 import { type OverloadResult, measureOverload, overloadMarkdown, overloadTarget } from './overload.ts';
+import { startBenchServer } from './server-process.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = path.join(ROOT, 'test/fixtures');
@@ -81,11 +79,7 @@ const fixtureNames = Object.keys(
 const base64 = await Promise.all(
   fixtureNames.map(async (name) => (await readFile(path.join(FIXTURES, name))).toString('base64')),
 );
-const bodyOf = (images: string[]) => Buffer.from(JSON.stringify({ images: images.map((data) => ({ data })) }));
-const bodies = {
-  1: base64.map((data) => bodyOf([data])),
-  8: base64.map((_, i) => bodyOf(Array.from({ length: 8 }, (_, j) => base64[(i + j) % base64.length]!))),
-};
+const bodies = { 1: rotatingBodies(base64, 1), 8: rotatingBodies(base64, 8) };
 
 async function main() {
   if (process.env.BENCH_ONLY === 'batch') {
@@ -239,17 +233,9 @@ async function rate(concurrency: number, operation: (i: number) => Promise<unkno
 
 async function measureServer(engine: EngineChoice): Promise<Omit<EngineResult, 'engine' | 'engineRate'>> {
   const started = performance.now();
-  // The environment the Docker images give the server.
-  const env = {
-    PATH: process.env.PATH,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    ENGINE: engine,
-    MALLOC_MMAP_THRESHOLD_: '4194304',
-    MALLOC_ARENA_MAX: '2',
-  };
-  const child = spawn(process.execPath, ['dist/server.mjs'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = `http://127.0.0.1:${await listeningPort(child)}/v1/predict`;
+  // Without the event-loop probe: nothing of the bench's in the cold start or the scenarios.
+  const server = await startBenchServer({ ENGINE: engine }, { probe: false });
+  const url = `${server.origin}/v1/predict`;
   for (;;) {
     const response = await fetch(url, {
       method: 'POST',
@@ -275,9 +261,8 @@ async function measureServer(engine: EngineChoice): Promise<Omit<EngineResult, '
         `p50 ${s.p50Ms.toFixed(0)} ms, p99 ${s.p99Ms.toFixed(0)} ms`,
     );
   }
-  const peakRssMb = peakRss(child.pid!);
-  child.kill('SIGTERM');
-  await once(child, 'exit');
+  const peakRssMb = server.peakRssMb();
+  await server.stop();
   return { coldStartMs, peakRssMb, scenarios };
 }
 
@@ -379,25 +364,6 @@ function batchMarkdown(batch: BatchResult): string {
     `| one \`classify batch work\`, onnx in-process | ${batch.chunks} x ${batch.chunkSize} | ` +
       `${batch.imagesPerSecond.toFixed(1)} | ${batch.msPerImage.toFixed(1)} |`,
   ].join('\n');
-}
-
-function listeningPort(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.includes('"Listening"')) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-}
-
-/** Peak resident set size of a process (VmHWM), in MB. */
-function peakRss(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 function summarise(batch: number, concurrency: number, load: LoadResult): Scenario {

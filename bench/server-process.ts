@@ -33,15 +33,20 @@ export interface BenchServer {
   pid: number;
   /** Peak resident set size so far (VmHWM), in MB. */
   peakRssMb(): number;
-  /** The event loop's delay since the previous call (the probe's histogram is then reset). */
+  /** The event loop's delay since the previous call (the probe's histogram is then reset). Needs the probe. */
   eventLoopLag(): Promise<EventLoopLag>;
-  /** What the process used since the previous call (or its start). */
+  /** What the process used since the previous call (or its start). Needs the probe. */
   usage(): Promise<ServerUsage>;
   stop(): Promise<void>;
 }
 
-export async function startBenchServer(env: Record<string, string>): Promise<BenchServer> {
-  const child = spawn(process.execPath, ['--import', PROBE, 'dist/server.mjs'], {
+/** The server with `env` over the Docker images' environment; `probe: false` leaves the probe out. */
+export async function startBenchServer(
+  env: Record<string, string>,
+  options: { probe?: boolean } = {},
+): Promise<BenchServer> {
+  const args = options.probe === false ? ['dist/server.mjs'] : ['--import', PROBE, 'dist/server.mjs'];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     // glibc's settings as the Docker images give them (see README, Performance).
     env: {
