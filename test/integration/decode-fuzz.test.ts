@@ -13,6 +13,7 @@ import { writeBmp } from '../helpers/bmp-writer.ts';
 import { FIXTURES_DIR, readFixture } from '../helpers/fixtures.ts';
 import { type JpegComponent, flatJpeg } from '../helpers/jpeg-builder.ts';
 import { readdir } from 'node:fs/promises';
+import { type Random, prng } from '../helpers/prng.ts';
 
 const SEED = 0x13; // issue 13
 const CASES = 5000;
@@ -22,21 +23,6 @@ const MIN_CASES = 300;
 const SIZE = { width: 32, height: 24 };
 /** Small enough that a header edited to the largest size allowed still decodes in a moment. */
 const LIMITS = { maxPixels: 2_000_000, timeoutMs: 1000 };
-
-/** mulberry32: a small seeded PRNG, so every run fuzzes the same cases. */
-function prng(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (max: number) => Math.floor(next() * max);
-  return { next, int, pick: <T>(items: readonly T[]): T => items[int(items.length)]! };
-}
-type Random = ReturnType<typeof prng>;
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;

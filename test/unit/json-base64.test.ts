@@ -6,6 +6,7 @@ import { ServiceError } from '../../lib/errors.ts';
 import { decodeUnbrokenBase64Bytes } from '../../lib/images/base64.ts';
 import { parseJsonLiftingBase64, takeLiftedBase64 } from '../../lib/json-base64.ts';
 import { parseJson } from '../../lib/request-body.ts';
+import { prng } from '../helpers/prng.ts';
 
 const photo = randomBytes(30_000);
 const text = photo.toString('base64');
@@ -83,11 +84,7 @@ describe('parseJson with base64 lifted from the bytes (json-base64.ts)', () => {
       JSON.stringify({ images: [{ data: text }, { url: 'http://127.0.0.1/a.jpg' }, { data: text.slice(0, 8000) }] }),
     );
     const damages = [0x22, 0x5c, 0x00, 0x0a, 0x3d, 0x7d, 0x5d, 0x3a, 0x2c, 0x41, 0xe9];
-    let seed = 7;
-    const random = (n: number) => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-      return seed % n;
-    };
+    const random = prng(7).int;
     let refused = 0;
     for (let i = 0; i < 3000; i++) {
       const damaged = Buffer.from(body);
