@@ -5,9 +5,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { peakRssMiB } from '../test/helpers/attack.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PROBE = path.join(ROOT, 'bench/event-loop-probe.mjs');
@@ -120,11 +120,10 @@ async function waitUntilReady(origin: string): Promise<void> {
   throw new Error(`${origin} not ready within 60 s`);
 }
 
-/** Peak resident set size of a process (VmHWM), in MB. */
-export function peakRss(pid: number): number {
+/** Peak resident set size of a process (VmHWM), in MB; NaN once it has gone. */
+function peakRss(pid: number): number {
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+    return peakRssMiB(pid);
   } catch {
     return Number.NaN;
   }
